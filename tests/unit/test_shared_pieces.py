@@ -1,0 +1,110 @@
+"""Unit tests of the shared pieces that need neither broker nor database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sikader_shared.clock import FixedClock
+from sikader_shared.crypto import FieldCipher, FieldCipherError, new_key
+from sikader_shared.db import async_url
+from sikader_shared.envelope import EnvelopeError, new_envelope, parse_envelope
+from sikader_shared.inbox import DeadLetter, _type_family
+from sikader_shared.topics import CATALOGUE, MIN_PARTITIONS, all_topic_names, dlq_topic
+
+
+def test_envelope_round_trip_and_contract_headers() -> None:
+    env = new_envelope(
+        service="certification",
+        ce_type="sikader.certification.CadreCertified.v1",
+        subject="cadre-1",
+        time=datetime(2026, 11, 29, 8, 0, tzinfo=UTC),
+        actor="dinkes",
+    )
+    h = env.headers()
+    assert set(h) == {
+        "ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_subject",
+        "content-type", "ce_actor", "ce_correlationid", "ce_causationid",
+    }  # fmt: skip
+    assert h["ce_source"] == "sikader/certification" and h["ce_time"] == "2026-11-29T08:00:00Z"
+    assert h["ce_correlationid"] == env.id == h["ce_causationid"]  # a chain starts with itself
+    back = parse_envelope(h)
+    assert back == env
+
+
+def test_envelope_causation_follows_the_cause() -> None:
+    env = new_envelope(
+        service="incentives", ce_type="x.v1", subject="s", time=datetime.now(UTC), actor=None,
+        correlation_id="corr-1", causation_id="cause-1",
+    )  # fmt: skip
+    assert (env.actor, env.correlation_id, env.causation_id) == ("system", "corr-1", "cause-1")
+
+
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        ({}, "missing CloudEvents headers"),
+        ({"ce_specversion": "0.3", "ce_id": "1", "ce_type": "t", "ce_source": "s"}, "unsupported ce_specversion"),
+        ({"ce_specversion": "1.0", "ce_id": "1", "ce_type": "t", "ce_source": "s", "ce_time": "yesterday"}, "RFC 3339"),
+    ],
+)
+def test_bad_envelopes_are_refused_with_a_reason(headers: dict[str, str], message: str) -> None:
+    with pytest.raises(EnvelopeError, match=message):
+        parse_envelope(headers)
+
+
+def test_field_cipher_round_trip_rotation_and_wrong_key() -> None:
+    old, new = new_key(), new_key()
+    token = FieldCipher(old).encrypt("+6281234567890")
+    assert token is not None and "+62812" not in token
+    assert FieldCipher(new, old).decrypt(token) == "+6281234567890"  # rotation: old key still reads
+    with pytest.raises(FieldCipherError):
+        FieldCipher(new).decrypt(token)
+    with pytest.raises(FieldCipherError):
+        FieldCipher("")
+    assert FieldCipher(old).encrypt(None) is None
+
+
+def test_fixed_clock_moves_only_when_told() -> None:
+    clock = FixedClock(datetime(2026, 1, 31, 16, 30, tzinfo=UTC))
+    assert clock.now() == clock.now()
+    clock.advance(timedelta(days=1))
+    assert clock.now() == datetime(2026, 2, 1, 16, 30, tzinfo=UTC)
+    with pytest.raises(ValueError):
+        FixedClock(datetime(2026, 1, 1))
+
+
+def test_database_urls_get_async_drivers() -> None:
+    assert async_url("postgresql://u@h:5432/db").startswith("postgresql+asyncpg://")
+    assert async_url("sqlite:///var/x.db") == "sqlite+aiosqlite:///var/x.db"
+
+
+def test_topic_catalogue_matches_the_contract() -> None:
+    assert {t.name for t in CATALOGUE} == {
+        "sikader.registry.posyandu.v1", "sikader.registry.cadre.v1", "sikader.registry.cadre-private.v1",
+        "sikader.certification.v1", "sikader.incentives.v1", "sikader.notifications.v1", "sikader.auth.v1",
+    }  # fmt: skip
+    assert dlq_topic("registry") in all_topic_names()
+    assert MIN_PARTITIONS >= 6
+
+
+def test_type_family_strips_the_major_version() -> None:
+    assert _type_family("sikader.registry.CadreRegistered.v12") == "sikader.registry.CadreRegistered"
+
+
+class _Rec:
+    topic = "sikader.registry.cadre.v1"
+    partition = 3
+    offset = 42
+    key = b"k"
+    value = b"v"
+    headers = [("ce_id", b"1"), ("dlq_error", b"stale")]
+
+
+def test_dead_letter_headers_keep_the_original_and_add_the_reason() -> None:
+    h = dict(DeadLetter(_Rec(), "schema: bad", 3).headers("sikader-incentives"))
+    assert h["ce_id"] == b"1"
+    assert h["dlq_topic"] == b"sikader.registry.cadre.v1" and h["dlq_partition"] == b"3"
+    assert h["dlq_offset"] == b"42" and h["dlq_error"] == b"schema: bad"
+    assert h["dlq_attempts"] == b"3" and h["dlq_consumer"] == b"sikader-incentives"
