@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import delete, func, update
+from sqlalchemy import delete, func, text, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
@@ -22,6 +22,8 @@ from sikader_shared.db import OutboxRecord
 from sikader_shared.envelope import encode_headers
 
 log = logging.getLogger(__name__)
+
+OUTBOX_LOCK_KEY = 0x51CADE  # advisory lock id; each service has its own database
 
 
 class OutboxRelay:
@@ -104,6 +106,16 @@ class OutboxRelay:
             await session.commit()
             self.published_total += len(records)
             return len(records)
+
+    async def _leader(self, session: AsyncSession) -> bool:
+        """On PostgreSQL, one relay per database at a time (a transaction-scoped advisory
+        lock), so that several replicas of a service keep the per-aggregate order. SQLite is
+        single-writer anyway."""
+        bind = session.get_bind()
+        if bind.dialect.name != "postgresql":
+            return True
+        got = await session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": OUTBOX_LOCK_KEY})
+        return bool(got)
 
     async def run(self, stop: asyncio.Event) -> None:
         backoff = 0.2

@@ -18,7 +18,7 @@ from typing import Any
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -27,11 +27,12 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select, text
+from sqlmodel import col
 
 from sikader_shared import topics as topic_catalogue
 from sikader_shared.auth import AUTH_HANDLERS, KeyVerifier, require
 from sikader_shared.clock import Clock, SystemClock
-from sikader_shared.db import DlqRecord, ServiceStateRecord, make_engine, session_factory
+from sikader_shared.db import AuditRecord, DlqRecord, ServiceStateRecord, make_engine, session_factory
 from sikader_shared.docs import asyncapi_html, swagger_html
 from sikader_shared.errors import ServiceError
 from sikader_shared.events.base import Event
@@ -508,6 +509,37 @@ def _install_platform_routes(app: FastAPI, runtime: ServiceRuntime) -> None:
             "asyncapi": "/asyncapi",
             "health": "/health/ready",
         }
+
+    @app.get("/audit", tags=["platform"])
+    async def audit_trail(
+        entity_type: str,
+        entity_id: str,
+        limit: int = Query(100, ge=1, le=1000),
+        actor: Actor = Depends(require("audit:read")),
+    ) -> list[dict[str, Any]]:
+        """Every write to one entity (e.g. entity_type=cadre), oldest first: who, when,
+        what, before and after. Read-only: no route changes the audit trail."""
+        async with runtime.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(AuditRecord)
+                    .where(col(AuditRecord.entity_type) == entity_type, col(AuditRecord.entity_id) == entity_id)
+                    .order_by(col(AuditRecord.id))
+                    .limit(limit)
+                )
+            ).scalars()
+            return [
+                {
+                    "at": r.at,
+                    "actor_client": r.actor_client,
+                    "actor_key": r.actor_key,
+                    "action": r.action,
+                    "before": r.before,
+                    "after": r.after,
+                    "correlation_id": r.correlation_id,
+                }
+                for r in rows
+            ]
 
     @app.get("/auth/whoami", tags=["platform"])
     async def whoami(actor: Actor = Depends(require())) -> dict[str, Any]:
