@@ -520,7 +520,7 @@ def _install_platform_routes(app: FastAPI, runtime: ServiceRuntime) -> None:
         """Every write to one entity (e.g. entity_type=cadre), oldest first: who, when,
         what, before and after. Read-only: no route changes the audit trail."""
         async with runtime.sessions() as session:
-            rows = (
+            rows: Any = (
                 await session.execute(
                     select(AuditRecord)
                     .where(col(AuditRecord.entity_type) == entity_type, col(AuditRecord.entity_id) == entity_id)
