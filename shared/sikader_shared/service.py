@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aiokafka import AIOKafkaProducer, TopicPartition
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
@@ -93,6 +94,7 @@ class ServiceRuntime:
         self.group_id = f"sikader-{self.name}"
         self.dlq_topic = topic_catalogue.dlq_topic(self.name)
         self.broker: KafkaBroker | None = None
+        self._dlq_producer: AIOKafkaProducer | None = None
         self.broker_state: dict[str, Any] = {"status": "starting", "checked_at": None, "error": None}
         self.broker_healthy = asyncio.Event()  # topics verified present since the last reset
         self._check_now = asyncio.Event()
@@ -302,26 +304,34 @@ class ServiceRuntime:
             last: dict[tuple[str, int], int] = {}
             for r in records:
                 last[(r.topic, r.partition)] = max(last.get((r.topic, r.partition), -1), r.offset)
-            from aiokafka import TopicPartition
-
             for (topic, partition), offset in last.items():
                 high = consumer.highwater(TopicPartition(topic, partition))
                 if high is not None:
                     self.metrics.consumer_lag.labels(topic, str(partition)).set(max(0, high - offset - 1))
 
     async def _publish_dead(self, dead: list[DeadLetter]) -> None:
-        producer = producer_for(self.settings)
-        await producer.start()
+        """Publish dead letters (acks=all) before the batch's offsets are committed."""
+        if self._dlq_producer is None:
+            producer = producer_for(self.settings)
+            await producer.start()
+            self._dlq_producer = producer
         try:
             futures = [
-                await producer.send(
+                await self._dlq_producer.send(
                     self.dlq_topic, value=d.record.value, key=d.record.key, headers=d.headers(self.group_id)
                 )
                 for d in dead
             ]
             await asyncio.gather(*futures)
-        finally:
-            await producer.stop()
+        except Exception:
+            await self._drop_dlq_producer()
+            raise
+
+    async def _drop_dlq_producer(self) -> None:
+        producer, self._dlq_producer = self._dlq_producer, None
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(producer.stop(), 5)
 
     async def _consume(self) -> None:
         while not self._stop.is_set():
@@ -344,6 +354,7 @@ class ServiceRuntime:
             self.broker = None
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(broker.stop(), 15)
+            await self._drop_dlq_producer()
 
     # -- health -----------------------------------------------------------------------------
 
