@@ -17,7 +17,7 @@ from sikader_shared import topics
 from sikader_shared.auth import issue_key, list_keys, revoke_key
 from sikader_shared.envelope import encode_headers, headers_to_dict
 from sikader_shared.errors import ServiceError
-from sikader_shared.kafka import producer_for
+from sikader_shared.kafka import producer_for, security_kwargs
 from sikader_shared.migrations import upgrade_head
 from sikader_shared.service import ServiceDefinition, ServiceRuntime
 from sikader_shared.uow import Actor
@@ -132,9 +132,13 @@ def _parse_since(value: str) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-async def read_dlq(bootstrap: str, topic: str, limit: int = 10_000) -> list[Any]:
+async def read_dlq(
+    bootstrap: str, topic: str, limit: int = 10_000, security: dict[str, Any] | None = None
+) -> list[Any]:
     """Every message on a DLQ topic (from the beginning), without joining a group."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50, **(security or {})
+    )
     await consumer.start()
     try:
         parts = consumer.partitions_for_topic(topic) or set()
@@ -164,7 +168,7 @@ async def read_dlq(bootstrap: str, topic: str, limit: int = 10_000) -> list[Any]
 async def _dlq(runtime: ServiceRuntime, args: argparse.Namespace) -> Any:
     bootstrap = runtime.settings.kafka_bootstrap_servers
     topic = topics.dlq_topic(runtime.name)
-    records = await read_dlq(bootstrap, topic)
+    records = await read_dlq(bootstrap, topic, security=security_kwargs(runtime.settings))
 
     def summary(r: Any) -> dict[str, Any]:
         h = headers_to_dict(r.headers)

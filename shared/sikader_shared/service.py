@@ -38,7 +38,7 @@ from sikader_shared.docs import asyncapi_html, swagger_html
 from sikader_shared.errors import ServiceError
 from sikader_shared.events.base import Event
 from sikader_shared.inbox import DeadLetter, EventConsumer, Handler
-from sikader_shared.kafka import admin_for, ensure_topics, producer_for
+from sikader_shared.kafka import admin_for, ensure_topics, faststream_security, producer_for
 from sikader_shared.logging import configure_logging, correlation_id_var
 from sikader_shared.metrics import ServiceMetrics
 from sikader_shared.outbox import OutboxRelay
@@ -193,7 +193,7 @@ class ServiceRuntime:
     async def check_broker(self) -> None:
         epoch = topic_catalogue.epoch_topic(self.name)
         try:
-            admin = admin_for(self.settings.kafka_bootstrap_servers, f"sikader-{self.name}-watch")
+            admin = admin_for(self.settings.kafka_bootstrap_servers, f"sikader-{self.name}-watch", self.settings)
             await asyncio.wait_for(admin.start(), 5)
             try:
                 names = set(await asyncio.wait_for(admin.list_topics(), 5))
@@ -225,6 +225,7 @@ class ServiceRuntime:
             [*topic_catalogue.all_topic_names(), self.dlq_topic],
             self.settings.topic_partitions,
             self.settings.topic_replication_factor,
+            self.settings,
         )
         await self.relay.reset_producer()
         count = await self.relay.mark_for_republish()
@@ -235,6 +236,7 @@ class ServiceRuntime:
             [topic_catalogue.epoch_topic(self.name)],
             1,
             self.settings.topic_replication_factor,
+            self.settings,
         )
         self._rebuild_consumers.set()
         self.heal_count += 1
@@ -259,7 +261,12 @@ class ServiceRuntime:
 
     def build_broker(self) -> KafkaBroker:
         s = self.settings
-        broker = KafkaBroker(s.kafka_bootstrap_servers, client_id=f"sikader-{self.name}", logger=None)
+        broker = KafkaBroker(
+            s.kafka_bootstrap_servers,
+            client_id=f"sikader-{self.name}",
+            logger=None,
+            security=faststream_security(s),
+        )
 
         async def raw(msg: Any) -> Any:  # keep bytes: decoding is the consumer's job
             return msg.body

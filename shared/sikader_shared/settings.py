@@ -46,6 +46,20 @@ class ServiceSettings(BaseSettings):
     broker_check_interval_s: float = Field(
         2.0, validation_alias=_env("broker_check_interval_s", "SIKADER_BROKER_CHECK_INTERVAL_S")
     )
+    # Security for a real Kafka cluster (the local broker runs PLAINTEXT).
+    kafka_security_protocol: str = Field(
+        "PLAINTEXT", validation_alias=_env("kafka_security_protocol", "KAFKA_SECURITY_PROTOCOL")
+    )  # PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL
+    kafka_sasl_mechanism: str = Field(
+        "SCRAM-SHA-512", validation_alias=_env("kafka_sasl_mechanism", "KAFKA_SASL_MECHANISM")
+    )  # PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512
+    kafka_sasl_username: str = Field("", validation_alias=_env("kafka_sasl_username", "KAFKA_SASL_USERNAME"))
+    kafka_sasl_password: str = Field("", validation_alias=_env("kafka_sasl_password", "KAFKA_SASL_PASSWORD"))
+    kafka_ssl_cafile: str = Field("", validation_alias=_env("kafka_ssl_cafile", "KAFKA_SSL_CAFILE"))
+    kafka_ssl_certfile: str = Field("", validation_alias=_env("kafka_ssl_certfile", "KAFKA_SSL_CERTFILE"))
+    kafka_ssl_keyfile: str = Field("", validation_alias=_env("kafka_ssl_keyfile", "KAFKA_SSL_KEYFILE"))
+    # On for a real Kafka cluster (acks=all + idempotence = no duplicates from producer retries);
+    # off for the local broker, which has no InitProducerId.
     producer_idempotence: bool = Field(
         False, validation_alias=_env("producer_idempotence", "SIKADER_PRODUCER_IDEMPOTENCE")
     )

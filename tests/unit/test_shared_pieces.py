@@ -108,3 +108,20 @@ def test_dead_letter_headers_keep_the_original_and_add_the_reason() -> None:
     assert h["dlq_topic"] == b"sikader.registry.cadre.v1" and h["dlq_partition"] == b"3"
     assert h["dlq_offset"] == b"42" and h["dlq_error"] == b"schema: bad"
     assert h["dlq_attempts"] == b"3" and h["dlq_consumer"] == b"sikader-incentives"
+
+
+def test_kafka_security_settings_for_a_real_cluster() -> None:
+    from faststream.security import SASLScram512
+
+    from sikader_shared.kafka import faststream_security, security_kwargs
+    from sikader_shared.settings import ServiceSettings
+
+    plain = ServiceSettings()
+    assert security_kwargs(plain) == {"security_protocol": "PLAINTEXT"} and faststream_security(plain) is None
+    secure = ServiceSettings(kafka_security_protocol="SASL_SSL", kafka_sasl_username="svc", kafka_sasl_password="pw")
+    kwargs = security_kwargs(secure)
+    assert kwargs["sasl_mechanism"] == "SCRAM-SHA-512" and kwargs["sasl_plain_username"] == "svc"
+    assert kwargs["ssl_context"] is not None
+    assert isinstance(faststream_security(secure), SASLScram512)
+    with pytest.raises(ValueError, match="KAFKA_SECURITY_PROTOCOL"):
+        security_kwargs(ServiceSettings(kafka_security_protocol="TLS"))
