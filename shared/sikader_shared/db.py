@@ -5,14 +5,12 @@ log, DLQ log, service state). Services add their own tables beside these."""
 from __future__ import annotations
 
 import os
-import types
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, Text, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -62,13 +60,6 @@ def make_engine(url: str, echo: bool = False) -> AsyncEngine:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
-
-
-def table_base(service: str) -> type[SQLModel]:
-    """A SQLModel base class with its own MetaData for one service's tables. Services own
-    separate databases and may use the same table names (each has a `cadres` projection);
-    separate metadata lets several services be imported into one process (the tests)."""
-    return types.new_class(f"{service.capitalize()}Table", (SQLModel,), {"registry": registry()})
 
 
 # --- infrastructure tables (same shape in every service's database) -----------------------

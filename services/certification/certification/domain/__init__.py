@@ -1,0 +1,1 @@
+"""Pure certification rules: catalogue, levels, certificates, cadre projection. No I/O."""

@@ -1,0 +1,139 @@
+"""Queries over the certification tables (no rules here)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from sqlalchemy import or_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from certification.adapters.tables import (
+    AssessmentRow,
+    BadgeRow,
+    CadreRow,
+    CertificateRow,
+    NumberSequenceRow,
+    TrainingParticipantRow,
+    TrainingRow,
+)
+from certification.domain.certificates import CURRENT_STATUSES
+
+
+async def get_cadre(session: AsyncSession, cadre_id: str, lock: bool = False) -> CadreRow | None:
+    stmt = select(CadreRow).where(CadreRow.cadre_id == cadre_id)
+    if lock:  # serialises certificate decisions per cadre on PostgreSQL
+        stmt = stmt.with_for_update()
+    return (await session.exec(stmt)).first()
+
+
+async def cadres_by_id(session: AsyncSession, ids: Sequence[str]) -> dict[str, CadreRow]:
+    if not ids:
+        return {}
+    rows = await session.exec(select(CadreRow).where(col(CadreRow.cadre_id).in_(list(set(ids)))))
+    return {r.cadre_id: r for r in rows.all()}
+
+
+async def current_certificate(session: AsyncSession, cadre_id: str) -> CertificateRow | None:
+    rows = await session.exec(
+        select(CertificateRow).where(
+            CertificateRow.cadre_id == cadre_id, col(CertificateRow.status).in_(CURRENT_STATUSES)
+        )
+    )
+    return rows.first()
+
+
+async def certificates_of(session: AsyncSession, cadre_id: str) -> list[CertificateRow]:
+    rows = await session.exec(
+        select(CertificateRow)
+        .where(CertificateRow.cadre_id == cadre_id)
+        .order_by(col(CertificateRow.issued_on), col(CertificateRow.number))
+    )
+    return list(rows.all())
+
+
+async def certificates_with_status(session: AsyncSession, cadre_id: str, status: str) -> list[CertificateRow]:
+    rows = await session.exec(
+        select(CertificateRow).where(CertificateRow.cadre_id == cadre_id, CertificateRow.status == status)
+    )
+    return list(rows.all())
+
+
+async def certificate_by_number(session: AsyncSession, number: str) -> CertificateRow | None:
+    return (await session.exec(select(CertificateRow).where(CertificateRow.number == number))).first()
+
+
+async def certificate_by_id(session: AsyncSession, certificate_id: str) -> CertificateRow | None:
+    return await session.get(CertificateRow, certificate_id)
+
+
+async def certificates_due(session: AsyncSession, today: date, until: date, limit: int) -> list[CertificateRow]:
+    """Valid certificates with something to do: past their date, or inside the notice
+    horizon (`until`) and not yet announced for their current expiry date."""
+    announced_for = col(CertificateRow.expiring_announced_for)
+    to_announce = or_(announced_for.is_(None), announced_for != col(CertificateRow.expires_on))
+    rows = await session.exec(
+        select(CertificateRow)
+        .where(
+            CertificateRow.status == "valid",
+            col(CertificateRow.expires_on) <= until,
+            or_(col(CertificateRow.expires_on) <= today, to_announce),
+        )
+        .order_by(col(CertificateRow.expires_on), col(CertificateRow.number))
+        .limit(limit)
+        .with_for_update()  # two sweeps at once (job + manual run) queue instead of announcing twice
+    )
+    return list(rows.all())
+
+
+async def badges_of(session: AsyncSession, cadre_id: str) -> list[BadgeRow]:
+    rows = await session.exec(select(BadgeRow).where(BadgeRow.cadre_id == cadre_id).order_by(col(BadgeRow.skill_code)))
+    return list(rows.all())
+
+
+async def assessments_of(session: AsyncSession, cadre_id: str) -> list[AssessmentRow]:
+    rows = await session.exec(
+        select(AssessmentRow)
+        .where(AssessmentRow.cadre_id == cadre_id)
+        .order_by(col(AssessmentRow.assessed_on), col(AssessmentRow.recorded_at), col(AssessmentRow.skill_code))
+    )
+    return list(rows.all())
+
+
+async def trainings_of(session: AsyncSession, cadre_id: str) -> list[tuple[TrainingRow, TrainingParticipantRow]]:
+    rows = await session.exec(
+        select(TrainingRow, TrainingParticipantRow)
+        .join(TrainingParticipantRow, col(TrainingParticipantRow.training_id) == col(TrainingRow.training_id))
+        .where(TrainingParticipantRow.cadre_id == cadre_id)
+        .order_by(col(TrainingRow.started_on), col(TrainingRow.training_id))
+    )
+    return [(t, p) for t, p in rows.all()]
+
+
+async def participants_of(session: AsyncSession, training_id: str) -> list[TrainingParticipantRow]:
+    rows = await session.exec(
+        select(TrainingParticipantRow)
+        .where(TrainingParticipantRow.training_id == training_id)
+        .order_by(col(TrainingParticipantRow.cadre_id))
+    )
+    return list(rows.all())
+
+
+async def next_sequence(session: AsyncSession, scope: str) -> int:
+    """Next value of a yearly number sequence. The row is created if missing (without
+    failing when a concurrent issuer created it first); the UPDATE takes its row lock, so
+    concurrent issuers queue instead of drawing the same number."""
+    insert = pg_insert if session.bind is not None and session.bind.dialect.name == "postgresql" else sqlite_insert
+    await session.execute(
+        insert(NumberSequenceRow).values(scope=scope, last=0).on_conflict_do_nothing(index_elements=["scope"])
+    )
+    result = await session.execute(
+        update(NumberSequenceRow)
+        .where(col(NumberSequenceRow.scope) == scope)
+        .values(last=col(NumberSequenceRow.last) + 1)
+        .returning(col(NumberSequenceRow.last))
+    )
+    return int(result.scalar_one())
