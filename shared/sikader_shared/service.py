@@ -106,7 +106,9 @@ class ServiceRuntime:
 
     # -- units of work ----------------------------------------------------------------------
 
-    def uow(self, actor: Actor = SYSTEM, correlation_id: str | None = None) -> UnitOfWork:
+    def uow(
+        self, actor: Actor = SYSTEM, correlation_id: str | None = None, causation_id: str | None = None
+    ) -> UnitOfWork:
         return UnitOfWork(
             self.sessions,
             service=self.name,
@@ -114,6 +116,7 @@ class ServiceRuntime:
             outbox_signal=self.relay.signal,
             actor=actor,
             correlation_id=correlation_id,
+            causation_id=causation_id,
         )
 
     # -- lifecycle --------------------------------------------------------------------------

@@ -1,0 +1,139 @@
+"""Delivery channels behind one interface: `await sender.send(message)` returns when the
+other side accepted the message and raises DeliveryFailed otherwise. Email goes over SMTP,
+webhooks are signed HTTP POSTs of the CloudEvent, SMS and WhatsApp go through an HTTP
+gateway."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Protocol
+
+import aiosmtplib
+import httpx
+
+from notifications.domain.signing import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, webhook_signature
+from notifications.settings import NotificationsSettings
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    notification_id: str
+    channel: str
+    to: str  # email address, phone number (+62...) or webhook URL
+    subject: str = ""
+    text: str = ""
+    body: bytes = b""  # webhook: the CloudEvent data, byte for byte
+    headers: dict[str, str] = field(default_factory=dict)
+    secret: str = ""  # webhook: the subscription's signing secret
+
+
+class DeliveryFailed(Exception):
+    """The message was not accepted. The reason must not contain contact details."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Sender(Protocol):
+    async def send(self, message: OutgoingMessage) -> None: ...
+
+
+class EmailSender:
+    def __init__(self, settings: NotificationsSettings) -> None:
+        self.s = settings
+
+    async def send(self, message: OutgoingMessage) -> None:
+        mail = EmailMessage()
+        mail["From"] = self.s.smtp_from
+        mail["To"] = message.to
+        mail["Subject"] = message.subject
+        mail["Date"] = formatdate(localtime=False)
+        mail["Message-ID"] = make_msgid(idstring=message.notification_id.replace("-", ""), domain="sikader")
+        mail["X-Sikader-Notification"] = message.notification_id
+        for name, value in message.headers.items():
+            mail[name] = value
+        mail.set_content(message.text)
+        try:
+            await aiosmtplib.send(
+                mail,
+                hostname=self.s.smtp_host,
+                port=self.s.smtp_port,
+                username=self.s.smtp_username or None,
+                password=self.s.smtp_password or None,
+                start_tls=self.s.smtp_starttls,
+                use_tls=self.s.smtp_use_tls,
+                timeout=self.s.smtp_timeout_s,
+            )
+        except aiosmtplib.SMTPResponseException as exc:
+            raise DeliveryFailed(f"smtp {exc.code}") from exc
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            raise DeliveryFailed(f"smtp: {type(exc).__name__}") from exc
+
+
+class WebhookSender:
+    """POST of the CloudEvent in HTTP binary mode (ce-* headers, the event JSON as body),
+    signed: X-Sikader-Signature = sha256=HMAC-SHA256(secret, timestamp + "." + body)."""
+
+    def __init__(self, settings: NotificationsSettings) -> None:
+        self.timeout = settings.webhook_timeout_s
+
+    async def send(self, message: OutgoingMessage) -> None:
+        timestamp = str(int(time.time()))
+        headers = {
+            **message.headers,
+            "content-type": "application/json",
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: webhook_signature(message.secret, timestamp, message.body),
+            DELIVERY_HEADER: message.notification_id,
+            "user-agent": "sikader-notifications/1",
+        }
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
+                response = await client.post(message.to, content=message.body, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise DeliveryFailed(f"webhook timed out after {self.timeout:g} s") from exc
+        except httpx.HTTPError as exc:
+            raise DeliveryFailed(f"webhook: {type(exc).__name__}") from exc
+        if not 200 <= response.status_code < 300:
+            raise DeliveryFailed(f"webhook answered HTTP {response.status_code}")
+
+
+class GatewaySender:
+    """SMS or WhatsApp: POST {"to", "channel", "text", "reference"} to the configured gateway."""
+
+    def __init__(self, url: str, channel: str, settings: NotificationsSettings) -> None:
+        self.url = url
+        self.channel = channel
+        self.token = settings.gateway_token
+        self.timeout = settings.gateway_timeout_s
+
+    async def send(self, message: OutgoingMessage) -> None:
+        if not self.url:
+            raise DeliveryFailed(f"no {self.channel} gateway configured")
+        headers = {"content-type": "application/json"}
+        if self.token:
+            headers["authorization"] = f"Bearer {self.token}"
+        body = {"to": message.to, "channel": self.channel, "text": message.text, "reference": message.notification_id}
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout) as client:
+                response = await client.post(self.url, content=json.dumps(body), headers=headers)
+        except httpx.TimeoutException as exc:
+            raise DeliveryFailed(f"{self.channel} gateway timed out") from exc
+        except httpx.HTTPError as exc:
+            raise DeliveryFailed(f"{self.channel} gateway: {type(exc).__name__}") from exc
+        if not 200 <= response.status_code < 300:
+            raise DeliveryFailed(f"{self.channel} gateway answered HTTP {response.status_code}")
+
+
+def build_senders(settings: NotificationsSettings) -> dict[str, Sender]:
+    return {
+        "email": EmailSender(settings),
+        "webhook": WebhookSender(settings),
+        "sms": GatewaySender(settings.sms_gateway_url, "sms", settings),
+        "whatsapp": GatewaySender(settings.whatsapp_gateway_url, "whatsapp", settings),
+    }

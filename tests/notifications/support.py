@@ -1,0 +1,248 @@
+"""Real local receivers for the notifications tests: an HTTP receiver (webhook subscriber or
+SMS / WhatsApp gateway) that verifies signatures, plus event builders."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from sqlalchemy import select
+
+from notifications.adapters.tables import CadreRow, ContactRow, DeliveryRow, PosyanduRow
+from sikader_shared.auth import issue_key
+from sikader_shared.crypto import FieldCipher
+from sikader_shared.events import (
+    CadreCertified,
+    CadreContactChanged,
+    CadreRegistered,
+    CertificateExpired,
+    CertificateExpiring,
+    CertificateRevoked,
+    Event,
+)
+from sikader_shared.service import ServiceRuntime
+from sikader_shared.testing.broker import free_port
+from sikader_shared.testing.kafka import as_message, envelope_for, publish_raw
+from sikader_shared.uow import Actor
+from tests.conftest import CONTACT_KEY
+
+KEC = "64.71.01"
+KEL = "64.71.01.1001"
+
+
+def verify_signature(secret: str, headers: dict[str, str], body: bytes, tolerance_s: int = 300) -> bool:
+    """The snippet documented in services/notifications/README.md, as a receiver runs it."""
+    timestamp = headers["x-sikader-timestamp"]
+    expected = "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    fresh = abs(time.time() - int(timestamp)) <= tolerance_s
+    return fresh and hmac.compare_digest(expected, headers["x-sikader-signature"])
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+    status: int
+    verified: bool | None
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class HttpReceiver:
+    """A real HTTP server in a thread. `status` is what it answers; `hold` (when set to an
+    Event) makes it hang until the event is set: a slow subscriber."""
+
+    def __init__(self, secret: str | None = None) -> None:
+        self.secret = secret
+        self.port = free_port()
+        self.status = 200
+        self.hold: threading.Event | None = None
+        self.requests: list[Received] = []  # answered requests, in arrival order
+        self.arrived = 0  # requests that reached the handler, answered or not
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def start(self) -> HttpReceiver:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                receiver.arrived += 1
+                if receiver.hold is not None:
+                    receiver.hold.wait(30)
+                status = receiver.status
+                verified = verify_signature(receiver.secret, headers, body) if receiver.secret else None
+                if verified is False:
+                    status = 401
+                receiver.requests.append(Received(headers, body, status, verified))
+                self.send_response(status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            if self.hold is not None:
+                self.hold.set()
+            self._server.shutdown()
+            self._server.server_close()
+
+    def accepted(self) -> list[Received]:
+        return [r for r in self.requests if 200 <= r.status < 300]
+
+
+async def issue(runtime: ServiceRuntime, client: str, scopes: list[str]) -> str:
+    """A fresh API key of `client` with `scopes`."""
+    async with runtime.uow(actor=Actor("ops", scopes=frozenset({"admin"}))) as uow:
+        _, key = await issue_key(uow, client, scopes)
+        await uow.commit()
+    return key
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met")
+        await asyncio.sleep(0.1)
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+    async def check() -> bool:
+        return predicate()
+
+    await eventually(check, timeout)
+
+
+async def deliveries(runtime: ServiceRuntime, **where: Any) -> list[DeliveryRow]:
+    async with runtime.sessions() as session:
+        query = select(DeliveryRow).order_by(DeliveryRow.id)  # type: ignore[arg-type]
+        for name, value in where.items():
+            query = query.where(getattr(DeliveryRow, name) == value)
+        return list((await session.execute(query)).scalars())
+
+
+async def projected(
+    runtime: ServiceRuntime, cadre_ids: list[str], contacts: int = 0, posyandu_id: str | None = None
+) -> None:
+    """Wait until the registry's events are applied. Topics are consumed in no mutual order,
+    so a test publishes the registry's events, waits here, then publishes what refers to them."""
+
+    async def check() -> bool:
+        async with runtime.sessions() as session:
+            cadres = [await session.get(CadreRow, c) for c in cadre_ids]
+            known = len((await session.execute(select(ContactRow))).scalars().all())
+            posyandu = await session.get(PosyanduRow, posyandu_id) if posyandu_id else True
+        return all(cadres) and known >= contacts and posyandu is not None
+
+    await eventually(check)
+
+
+async def publish(bootstrap: str, *items: tuple[Event, str]) -> list[str]:
+    """Publish (event, publishing service) pairs in order; returns their ce_ids."""
+    ids = []
+    for event, service in items:
+        env = envelope_for(event, service=service, actor="test")
+        await publish_raw(bootstrap, event.topic, [as_message(event, env)])
+        ids.append(env.id)
+    return ids
+
+
+def cadre(
+    cadre_id: str | None = None,
+    name: str = "Siti Aminah",
+    kec: str = KEC,
+    kel: str = KEL,
+    roles: tuple[str, ...] = ("posyandu_cadre",),
+    posyandu_id: str | None = None,
+    posyandu_role: str | None = None,
+) -> CadreRegistered:
+    return CadreRegistered(
+        cadre_id=cadre_id or str(uuid.uuid4()),
+        kelurahan_code=kel,
+        kecamatan_code=kec,
+        name=name,
+        roles=list(roles),
+        status="active",
+        posyandu_id=posyandu_id,
+        posyandu_role=posyandu_role,
+        registered_at=datetime.now(UTC),
+    )
+
+
+def contact(cadre_id: str, email: str | None = None, phone: str | None = None) -> CadreContactChanged:
+    cipher = FieldCipher(CONTACT_KEY)
+    return CadreContactChanged(
+        cadre_id=cadre_id,
+        key_id=cipher.key_id,
+        changed_at=datetime.now(UTC),
+        email_enc=cipher.encrypt(email),
+        phone_enc=cipher.encrypt(phone),
+        address_enc=cipher.encrypt("Jl. Melati 5"),
+    )
+
+
+def _cert(cadre_id: str, number: str, kec: str, kel: str) -> dict[str, Any]:
+    return {
+        "cadre_id": cadre_id,
+        "kelurahan_code": kel,
+        "kecamatan_code": kec,
+        "certificate_id": str(uuid.uuid4()),
+        "certificate_number": number,
+        "level": "Madya",
+        "expires_on": date(2029, 12, 5),
+    }
+
+
+def certified(cadre_id: str, number: str = "KDR-2026-000123", kec: str = KEC, kel: str = KEL) -> CadreCertified:
+    return CadreCertified(
+        **_cert(cadre_id, number, kec, kel),
+        status="valid",
+        cadre_name="Siti Aminah",
+        issued_on=date(2026, 12, 5),
+        issuer="Dinas Kesehatan Kota Balikpapan",
+        verify_url=f"https://sikader.example/verify/{number}",
+    )
+
+
+def expiring(cadre_id: str, number: str = "KDR-2026-000123") -> CertificateExpiring:
+    return CertificateExpiring(**_cert(cadre_id, number, KEC, KEL), status="valid", days_left=30)
+
+
+def expired(cadre_id: str, number: str = "KDR-2026-000123") -> CertificateExpired:
+    return CertificateExpired(**_cert(cadre_id, number, KEC, KEL), status="expired", expired_on=date(2029, 12, 5))
+
+
+def revoked(cadre_id: str, number: str = "KDR-2026-000123") -> CertificateRevoked:
+    return CertificateRevoked(
+        **_cert(cadre_id, number, KEC, KEL),
+        status="revoked",
+        reason="data palsu",
+        revoked_by="dinkes",
+        revoked_at=datetime.now(UTC),
+    )
