@@ -8,3 +8,8 @@ class IncentivesSettings(ServiceSettings):
 
     service_name: str = "incentives"
     http_port: int = 8003
+    # Approved periods looked back on at each calculation for corrections (late facts).
+    correction_lookback_periods: int = 3
+    # Staged input events applied per projector transaction, and its idle pause.
+    projector_batch: int = 2000
+    projector_idle_s: float = 0.1

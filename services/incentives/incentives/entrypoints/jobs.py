@@ -1,0 +1,22 @@
+"""Background job: the projector applies staged input events in batches."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from incentives import handlers
+
+
+async def projector(runtime: Any, stop: asyncio.Event) -> None:
+    """Applies staged events (up to `projector_batch` per transaction) and re-decides the
+    cadres concerned; idles briefly when nothing is staged."""
+    settings = runtime.settings
+    while not stop.is_set():
+        async with runtime.uow() as uow:
+            applied = await handlers.project_staged(uow, settings.projector_batch)
+            await uow.commit()
+        if applied == 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=settings.projector_idle_s)

@@ -1,0 +1,372 @@
+"""Request and response models of the HTTP API (with OpenAPI examples)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from incentives.domain.policy import DEFAULT_AMOUNTS, REQUIREMENTS
+from sikader_shared.events import PERIOD_PATTERN
+
+PERIOD_EXAMPLE = "2026-11"
+HASH_EXAMPLE = "9f2c6a1e0b4d4b8f8e2f7f1c3d5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6"
+CADRE_EXAMPLE = "0b6f7c1e-5d2a-4c83-9a57-3f1d2e4b6a10"
+
+
+class PolicyCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "effective_from": "2027-01",
+                    "amounts": {"Purwa": 250000, "Madya": 350000, "Utama": 500000},
+                    "requirements": list(REQUIREMENTS),
+                    "cap_per_posyandu": 5,
+                    "budget_ceiling": 1500000000,
+                    "note": "APBD 2027: ceiling per month",
+                }
+            ]
+        },
+    )
+
+    effective_from: str = Field(pattern=PERIOD_PATTERN, description="First period (YYYY-MM, WITA) it applies to")
+    amounts: dict[str, int] = Field(
+        default_factory=lambda: dict(DEFAULT_AMOUNTS),
+        description="Whole rupiah per month per certification level (Purwa, Madya, Utama)",
+    )
+    requirements: list[str] = Field(
+        default_factory=lambda: list(REQUIREMENTS), description=f"Requirements switched on, of {list(REQUIREMENTS)}"
+    )
+    cap_per_posyandu: int | None = Field(default=5, description="Paid cadres per Posyandu at most; null: no cap")
+    budget_ceiling: int | None = Field(default=None, description="Rupiah per period at most; null: no ceiling")
+    note: str = Field(default="", max_length=1000)
+
+
+class PolicyPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "version": "v2",
+                    "effective_from": "2027-01",
+                    "amounts": {"Madya": 350000, "Purwa": 250000, "Utama": 500000},
+                    "requirements": list(REQUIREMENTS),
+                    "cap_per_posyandu": 5,
+                    "budget_ceiling": 1500000000,
+                    "note": "APBD 2027: ceiling per month",
+                    "created_at": "2026-12-01T02:00:00Z",
+                    "created_by": "bpkad",
+                }
+            ]
+        }
+    )
+
+    version: str
+    effective_from: str
+    amounts: dict[str, int]
+    requirements: list[str]
+    cap_per_posyandu: int | None
+    budget_ceiling: int | None
+    note: str
+    created_at: datetime
+    created_by: str
+
+
+class Reason(BaseModel):
+    rule: str = Field(
+        description="cadre_active, certificate_valid, posyandu_verified, posyandu_open, posyandu_cap, budget"
+    )
+    passed: bool
+    fact: str = Field(description="The fact the rule used (English, as in the event)")
+    text_en: str
+    text_id: str = Field(description="The same in Indonesian")
+    source_event_ids: list[str]
+
+
+class EligibilityAnswer(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "cadre_id": CADRE_EXAMPLE,
+                    "period": PERIOD_EXAMPLE,
+                    "eligible": False,
+                    "amount": 0,
+                    "policy_version": "v1",
+                    "source": "live",
+                    "level": None,
+                    "posyandu_id": "5a0c3c2e-1f0b-4d1e-8f66-0d8c2b7e9a11",
+                    "kelurahan_code": "64.71.01.1001",
+                    "kecamatan_code": "64.71.01",
+                    "reasons": [
+                        {
+                            "rule": "certificate_valid",
+                            "passed": False,
+                            "fact": "certificate KDR-2026-000123 (Madya) revoked on 2026-11-05",
+                            "text_en": "certificate KDR-2026-000123 (Madya) revoked on 2026-11-05",
+                            "text_id": "sertifikat KDR-2026-000123 (Madya) dicabut pada 2026-11-05",
+                            "source_event_ids": ["3e0d6f0e-3a59-4c8e-9d0a-1f3b7b2c4d5e"],
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    cadre_id: str
+    period: str
+    eligible: bool
+    amount: int
+    policy_version: str
+    source: Literal["live", "calculation"] = Field(
+        description="'live': decided now for an open period; 'calculation': the period's calculated decision"
+    )
+    level: str | None
+    posyandu_id: str | None
+    kelurahan_code: str
+    kecamatan_code: str
+    reasons: list[Reason]
+
+
+class PeriodPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "period": PERIOD_EXAMPLE,
+                    "state": "calculated",
+                    "policy_version": "v1",
+                    "decision_hash": HASH_EXAMPLE,
+                    "cadres_evaluated": 4200,
+                    "eligible_cadres": 1870,
+                    "total_amount": 598500000,
+                    "budget_ceiling": None,
+                    "corrections": 0,
+                    "calculation_count": 1,
+                    "calculated_by": "dinkes",
+                    "calculated_at": "2026-12-01T01:00:00+00:00",
+                    "approved_by": None,
+                    "approved_at": None,
+                    "paid_at": None,
+                    "closed_by": None,
+                    "closed_at": None,
+                    "allowed_actions": ["calculate", "approve"],
+                    "payments": {},
+                }
+            ]
+        }
+    )
+
+    period: str
+    state: Literal["open", "calculated", "approved", "paid", "closed"]
+    policy_version: str | None
+    decision_hash: str | None = Field(description="SHA-256 of the decision set (same inputs, same hash)")
+    cadres_evaluated: int
+    eligible_cadres: int
+    total_amount: int
+    budget_ceiling: int | None
+    corrections: int = Field(description="Adjustments in this period: corrections of approved periods, carry-overs")
+    calculation_count: int
+    calculated_by: str | None
+    calculated_at: str | None
+    approved_by: str | None
+    approved_at: str | None
+    paid_at: str | None
+    closed_by: str | None
+    closed_at: str | None
+    allowed_actions: list[str]
+    payments: dict[str, int] = Field(description="Payments by status (pending, in_batch, paid, failed)")
+
+
+class ApproveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"decision_hash": HASH_EXAMPLE}]})
+
+    decision_hash: str | None = Field(
+        default=None, description="The hash of the decision set the approver reviewed (refused if it changed since)"
+    )
+
+
+class AreaTotals(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kecamatan_code": "64.71.01",
+                    "kelurahan_code": "64.71.01.1001",
+                    "cadres": 120,
+                    "eligible_cadres": 64,
+                    "total_amount": 20150000,
+                }
+            ]
+        }
+    )
+
+    kecamatan_code: str
+    kelurahan_code: str | None = None
+    posyandu_id: str | None = None
+    posyandu_name: str | None = None
+    cadres: int
+    eligible_cadres: int
+    total_amount: int
+
+
+class DecisionPublic(BaseModel):
+    cadre_id: str
+    posyandu_id: str | None
+    kelurahan_code: str
+    kecamatan_code: str
+    eligible: bool
+    amount: int
+    level: str | None
+    posyandu_rank: int | None
+    failed_rules: list[str]
+    reasons: list[Reason]
+
+
+class DecisionPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"period": PERIOD_EXAMPLE, "policy_version": "v1", "items": [], "next_after": None}]
+        }
+    )
+
+    period: str
+    policy_version: str
+    items: list[DecisionPublic]
+    next_after: str | None = Field(description="Pass as `after` for the next page; null on the last page")
+
+
+class AdjustmentPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "in_period": "2026-12",
+                    "for_period": "2026-11",
+                    "cadre_id": CADRE_EXAMPLE,
+                    "kind": "correction",
+                    "delta": -350000,
+                    "previous_amount": 350000,
+                    "new_amount": 0,
+                    "note": "a late deactivation changed the approved decision",
+                }
+            ]
+        }
+    )
+
+    in_period: str
+    for_period: str
+    cadre_id: str
+    kind: Literal["correction", "carry_over"]
+    delta: int = Field(description="Positive: paid in this period; negative: to be recovered (not deducted)")
+    previous_amount: int
+    new_amount: int
+    note: str
+
+
+class BatchPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "batch_id": "7d4c9a0e-8d8b-4f43-9d2e-0a1b2c3d4e5f",
+                    "period": PERIOD_EXAMPLE,
+                    "number": 1,
+                    "lines": 1860,
+                    "total_amount": 595000000,
+                    "without_details": 10,
+                    "created_at": "2026-12-03T02:00:00Z",
+                    "created_by": "bpkad",
+                    "file": "/periods/2026-11/payment-batches/7d4c9a0e-8d8b-4f43-9d2e-0a1b2c3d4e5f/file",
+                }
+            ]
+        }
+    )
+
+    batch_id: str
+    period: str
+    number: int
+    lines: int = Field(description="Lines in the payment file")
+    total_amount: int
+    without_details: int = Field(description="Payments failed at once: no payment details on record")
+    created_at: datetime
+    created_by: str
+    file: str = Field(description="Where to download the CSV payment file")
+
+
+class ResultsRecorded(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "period": PERIOD_EXAMPLE,
+                    "batch_id": "7d4c9a0e-8d8b-4f43-9d2e-0a1b2c3d4e5f",
+                    "paid": 1855,
+                    "failed": 5,
+                    "already_recorded": 0,
+                    "state": "paid",
+                }
+            ]
+        }
+    )
+
+    period: str
+    batch_id: str
+    paid: int
+    failed: int
+    already_recorded: int
+    state: str
+
+
+class FairnessReport(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "period": PERIOD_EXAMPLE,
+                    "kecamatan": [
+                        {
+                            "kecamatan_code": "64.71.01",
+                            "cadres": 700,
+                            "eligible_cadres": 310,
+                            "total_amount": 99000000,
+                            "paid_cadres": 0,
+                            "paid_amount": 0,
+                            "posyandu": 70,
+                            "posyandu_funded": 61,
+                            "posyandu_coverage": 0.8714,
+                        }
+                    ],
+                    "kelurahan": [],
+                    "posyandu_left_out": [
+                        {
+                            "posyandu_id": "5a0c3c2e-1f0b-4d1e-8f66-0d8c2b7e9a11",
+                            "posyandu_name": "Posyandu Melati",
+                            "kecamatan_code": "64.71.01",
+                            "kelurahan_code": "64.71.01.1001",
+                            "cadres": 8,
+                            "reason": "posyandu_not_verified",
+                            "why": "Posyandu not VERIFIED (PENDING)",
+                        }
+                    ],
+                    "posyandu_left_out_total": 1,
+                    "evenness": {
+                        "kelurahan_with_funded_posyandu": 34,
+                        "kelurahan_total": 34,
+                        "min_posyandu_coverage": 0.61,
+                        "max_posyandu_coverage": 1.0,
+                    },
+                }
+            ]
+        }
+    )
+
+    period: str
+    kecamatan: list[dict[str, Any]]
+    kelurahan: list[dict[str, Any]]
+    posyandu_left_out: list[dict[str, Any]]
+    posyandu_left_out_total: int
+    evenness: dict[str, Any]
