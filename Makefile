@@ -6,12 +6,13 @@ STAMP  := $(VENV)/.installed
 SERVICES := registry certification incentives notifications
 PKG_FILES := shared/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml) requirements-dev.txt
 
-.PHONY: install run test test-unit test-integration lint schemas clean help
+.PHONY: install run test test-unit test-integration lint schemas bench bench-smoke clean help
 
 help:
 	@echo "make run    - the whole system locally (broker, 4 services, demo data); Ctrl-C stops it"
 	@echo "make test   - the whole test suite (unit, contracts, integration over a real broker)"
 	@echo "make lint   - ruff and mypy"
+	@echo "make bench  - benchmarks (figures + ratios, PostgreSQL); make bench-smoke: the same at small sizes"
 	@echo "make schemas - re-export the event JSON Schemas after changing an event model"
 
 $(STAMP): $(PKG_FILES)
@@ -38,6 +39,18 @@ test-integration: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check shared services tests scripts
 	$(BIN)/mypy shared/sikader_shared $(foreach s,$(SERVICES),services/$(s)/$(s))
+
+# Benchmarks print figures and ratios measured in one run; they assert no timing.
+BENCH_DB ?= postgresql://postgres@127.0.0.1:5432/test
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.throughput --events 100000
+	$(BIN)/python bench/incentives_calculation.py --cadres 100000 --database-url $(BENCH_DB)
+	$(BIN)/python bench/incentives_calculation.py --cadres 1000000 --database-url $(BENCH_DB)
+
+bench-smoke: $(STAMP)
+	$(BIN)/python -m bench.throughput --events 2000 --naive-events 300
+	$(BIN)/python bench/incentives_calculation.py --cadres 1000
 
 schemas: $(STAMP)
 	$(BIN)/python -m sikader_shared.schema_export

@@ -85,13 +85,13 @@ class ServiceRuntime:
         )
         handlers: dict[type[Event], Handler] = {**AUTH_HANDLERS, **definition.event_handlers}
         self.consumer = EventConsumer(
-            f"sikader-{self.name}",
+            f"sikader-{self.name}",  # the inbox's consumer name: stable across consumer groups
             handlers,
             self.uow,
             max_attempts=self.settings.handler_max_attempts,
             max_body_bytes=self.settings.max_event_bytes,
         )
-        self.group_id = f"sikader-{self.name}"
+        self.group_id = self.settings.consumer_group or f"sikader-{self.name}"
         self.dlq_topic = topic_catalogue.dlq_topic(self.name)
         self.broker: KafkaBroker | None = None
         self._dlq_producer: AIOKafkaProducer | None = None

@@ -31,6 +31,7 @@ class ServiceSettings(BaseSettings):
     heartbeat_interval_ms: int = Field(
         500, validation_alias=_env("heartbeat_interval_ms", "SIKADER_HEARTBEAT_INTERVAL_MS")
     )
+    consumer_group: str = ""  # default sikader-<service>; another group re-reads everything
     consumer_max_records: int = 500
     consumer_batch_timeout_ms: int = 50
     handler_max_attempts: int = 3  # then the message goes to the DLQ

@@ -1,0 +1,283 @@
+"""Throughput and memory: input events through the incentives service into PostgreSQL.
+
+Compares, on the same topics and broker, in one run:
+  - the ceiling: a raw aiokafka consume loop (getmany, no work);
+  - a naive durable consumer: per event, one DB transaction and one offset commit;
+  - the incentives service (batched inbox + staged projection), one instance, then two.
+Also the resident memory of each service idle, and of incentives under this load.
+
+    python bench/throughput.py                 # 100,000 events (CadreCertified + PosyanduFacilityVerified)
+    python bench/throughput.py --events 2000   # smoke size
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from bench.common import (
+    Timer,
+    broker,
+    database,
+    drop_database,
+    machine,
+    rss_mib,
+    service_env,
+    table,
+    use_postgres,
+)
+from sikader_shared import topics
+from sikader_shared.envelope import encode_headers, new_envelope
+from sikader_shared.events import CadreCertified, PosyanduFacilityVerified
+from sikader_shared.events.base import Event
+from sikader_shared.kafka import ensure_topics
+from sikader_shared.testing.broker import TestBroker
+from sikader_shared.testing.services import SubprocessService
+
+
+def make_events(n: int) -> list[Event]:
+    """Half certificates, half Posyandu verifications, deterministic."""
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    out: list[Event] = []
+    for i in range(n):
+        kel = f"64.71.0{i % 6 + 1}.10{i % 7 + 1:02d}"
+        if i % 2 == 0:
+            out.append(
+                CadreCertified(
+                    cadre_id=str(uuid.UUID(int=i)),
+                    kelurahan_code=kel,
+                    kecamatan_code=kel[:8],
+                    certificate_id=str(uuid.UUID(int=10**9 + i)),
+                    certificate_number=f"SKD/6471/2026/PURWA/{i:06d}",
+                    level="Purwa",
+                    status="valid",
+                    expires_on=date(2029, 11, 1),
+                    cadre_name=f"Kader {i}",
+                    issued_on=date(2026, 11, 1),
+                    issuer="Dinas Kesehatan Kota Balikpapan",
+                )
+            )
+        else:
+            out.append(
+                PosyanduFacilityVerified(
+                    posyandu_id=str(uuid.UUID(int=2 * 10**9 + i % 5000)),
+                    kelurahan_code=kel,
+                    kecamatan_code=kel[:8],
+                    name=f"Posyandu {i % 5000}",
+                    verified_by="dinkes",
+                    verified_at=now + timedelta(seconds=i),
+                )
+            )
+    return out
+
+
+async def produce(bootstrap: str, events: list[Event]) -> float:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=256 * 1024)
+    await producer.start()
+    try:
+        with Timer() as t:
+            pending = []
+            for ev in events:
+                env = new_envelope(
+                    service=ev.service,
+                    ce_type=ev.ce_type(),
+                    subject=ev.aggregate_id(),
+                    time=datetime.now(UTC),
+                    actor="bench",
+                )
+                pending.append(
+                    await producer.send(
+                        ev.topic,
+                        value=json.dumps(ev.to_json_dict()).encode(),
+                        key=ev.aggregate_id().encode(),
+                        headers=encode_headers(env.headers()),
+                    )
+                )
+                if len(pending) >= 5000:
+                    await asyncio.gather(*pending)
+                    pending = []
+            await asyncio.gather(*pending)
+        return len(events) / t.seconds
+    finally:
+        await producer.stop()
+
+
+TOPICS = [topics.CERTIFICATION, topics.POSYANDU]
+
+
+async def raw_ceiling(bootstrap: str, n: int) -> float:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=10)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        tps = [TopicPartition(t, p) for t in TOPICS for p in sorted(consumer.partitions_for_topic(t) or [])]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        seen = 0
+        with Timer() as t:
+            while seen < n:
+                batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+                seen += sum(len(v) for v in batch.values())
+        return n / t.seconds
+    finally:
+        await consumer.stop()
+
+
+async def naive(bootstrap: str, dsn: str, n: int) -> float:
+    """One DB transaction and one offset commit per event (what a default subscriber does)."""
+    conn = await asyncpg.connect(dsn)
+    await conn.execute("CREATE TABLE IF NOT EXISTS naive_inbox (event_id text PRIMARY KEY, body jsonb)")
+    consumer = AIOKafkaConsumer(
+        *TOPICS,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-naive-{uuid.uuid4().hex[:6]}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=10,
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=500,
+    )
+    await consumer.start()
+    try:
+        done = 0
+        first = await consumer.getone()
+        with Timer() as t:
+            msg = first
+            while True:
+                data = json.loads(msg.value)
+                headers = dict(msg.headers)
+                async with conn.transaction():
+                    await conn.execute(
+                        "INSERT INTO naive_inbox VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                        headers["ce_id"].decode(),
+                        json.dumps(data),
+                    )
+                await consumer.commit()
+                done += 1
+                if done >= n:
+                    break
+                msg = await consumer.getone()
+        return done / t.seconds
+    finally:
+        await consumer.stop()
+        await conn.close()
+
+
+async def count_applied(dsn: str) -> tuple[int, int]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        inbox = await conn.fetchval("SELECT count(*) FROM inbox WHERE ce_type <> 'sikader.auth.ApiKeyIssued.v1'")
+        staged = await conn.fetchval("SELECT count(*) FROM staged_inputs")
+        return int(inbox), int(staged)
+    finally:
+        await conn.close()
+
+
+async def incentives_run(bootstrap: str, n: int, instances: int, workdir: Path, group: str) -> tuple[float, float]:
+    """Events already on the topics: start `instances` incentives processes at once on one
+    fresh database and sample the applied count. Returns (steady events/s between 5% and 95%
+    applied, peak RSS per process)."""
+    url = database("incentives")
+    env = service_env("incentives", bootstrap, url, workdir, SIKADER_INCENTIVES_CONSUMER_GROUP=group)
+    services: list[SubprocessService] = []
+    try:
+        await asyncio.to_thread(SubprocessService("incentives", env, workdir / "migrate.log").migrate)
+        logs = [workdir / f"incentives-{group}-{i}.log" for i in range(instances)]
+        services = [SubprocessService("incentives", env, log) for log in logs]
+        starting = [asyncio.create_task(s.start()) for s in services]
+        t5 = t95 = None
+        peak = 0.0
+        deadline = time.perf_counter() + 1800
+        while True:
+            inbox, staged = await count_applied(url)
+            applied = inbox - staged if inbox >= 0 else 0
+            now = time.perf_counter()
+            if t5 is None and applied >= 0.05 * n:
+                t5 = now
+            if t95 is None and applied >= 0.95 * n:
+                t95 = now
+            peak = max([peak, *(rss_mib(s.proc.pid) for s in services if s.proc)])
+            if inbox >= n and staged == 0:
+                break
+            if now > deadline:
+                raise TimeoutError(f"only {inbox}/{n} consumed, {staged} staged")
+            await asyncio.sleep(0.02)
+        await asyncio.gather(*starting)
+        assert t5 is not None and t95 is not None
+        return 0.9 * n / max(t95 - t5, 1e-3), peak
+    finally:
+        for svc in services:
+            await svc.stop()
+        drop_database(url)
+
+
+async def idle_memory(bootstrap: str, workdir: Path) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for service in ("registry", "certification", "incentives", "notifications"):
+        url = database(service)
+        svc = SubprocessService(service, service_env(service, bootstrap, url, workdir), workdir / f"{service}.log")
+        await asyncio.to_thread(svc.migrate)
+        await svc.start()
+        await asyncio.sleep(2.0)
+        assert svc.proc is not None
+        out[service] = rss_mib(svc.proc.pid)
+        await svc.stop()
+        drop_database(url)
+    return out
+
+
+async def main(b: TestBroker, n: int, naive_n: int) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="sikader-bench-"))
+    try:
+        print(f"machine: {machine()}")
+        print(f"broker: {b.kind} at {b.bootstrap}; database: PostgreSQL; events: {n:,}\n")
+        await ensure_topics(b.bootstrap, topics.all_topic_names(), 6)
+        idle = await idle_memory(b.bootstrap, workdir)
+        events = make_events(n)
+        produce_rate = await produce(b.bootstrap, events)
+        ceiling = await raw_ceiling(b.bootstrap, n)
+        naive_db = database("naive")
+        try:
+            naive_rate = await naive(b.bootstrap, naive_db, min(naive_n, n))
+        finally:
+            drop_database(naive_db)
+        one, peak1 = await incentives_run(b.bootstrap, n, 1, workdir, "bench-one")
+        two, peak2 = await incentives_run(b.bootstrap, n, 2, workdir, "bench-two")
+        rows = [
+            ("producer (aiokafka, acks=all, batched)", f"{produce_rate:,.0f}", f"{produce_rate / ceiling:.2f}"),
+            ("raw aiokafka getmany, no work (ceiling)", f"{ceiling:,.0f}", "1.00"),
+            (
+                f"naive: 1 tx + 1 commit per event ({min(naive_n, n):,})",
+                f"{naive_rate:,.0f}",
+                f"{naive_rate / ceiling:.3f}",
+            ),
+            ("incentives service, 1 instance (steady 5%-95%)", f"{one:,.0f}", f"{one / ceiling:.3f}"),
+            ("incentives service, 2 instances (steady 5%-95%)", f"{two:,.0f}", f"{two / ceiling:.3f}"),
+        ]
+        print(table(rows, ("path", "events/s", "x ceiling")))
+        print(f"\nincentives 1 instance vs naive: {one / naive_rate:.1f}x; 2 instances vs 1: {two / one:.2f}x\n")
+        mem = [(s, f"{v:.0f}") for s, v in idle.items()]
+        mem += [("incentives under load (peak, 1 instance)", f"{peak1:.0f}"),
+                ("incentives under load (peak, each of 2)", f"{peak2:.0f}")]  # fmt: skip
+        print(table(mem, ("service (resident memory)", "MiB")))
+    finally:
+        b.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--naive-events", type=int, default=5_000, help="the naive consumer is slow: sample size")
+    args = parser.parse_args()
+    use_postgres()
+    test_broker = broker()  # started outside the event loop (it waits with asyncio.run)
+    asyncio.run(main(test_broker, args.events, args.naive_events))
