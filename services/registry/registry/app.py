@@ -4,6 +4,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from registry.config import RegistryConfig
+from registry.entrypoints.api import build_routers
 from registry.settings import RegistrySettings
 from sikader_shared.clock import Clock, SystemClock
 from sikader_shared.service import ServiceDefinition, create_service_app
@@ -12,12 +14,20 @@ SERVICE_DIR = Path(__file__).resolve().parent.parent
 
 
 def definition(settings: RegistrySettings | None = None, clock: Clock | None = None) -> ServiceDefinition:
+    settings = settings or RegistrySettings()
+    config = RegistryConfig.from_settings(settings)
     return ServiceDefinition(
         name="registry",
         title="sikader registry",
-        description="Wilayah, Posyandu (institution, facility, verification) and the cadre register.",
-        settings=settings or RegistrySettings(),
+        description=(
+            "Wilayah, Posyandu (institution, facility, verification) and the cadre register. "
+            "NIK, contact and payment details are masked unless the key has `registry:pii` "
+            "(every unmasked read is logged); they leave the service only encrypted, on "
+            "sikader.registry.cadre-private.v1."
+        ),
+        settings=settings,
         service_dir=SERVICE_DIR,
+        routers=build_routers(config),
         clock=clock or SystemClock(),
     )
 

@@ -1,3 +1,4 @@
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from sikader_shared.settings import ServiceSettings
@@ -8,3 +9,18 @@ class RegistrySettings(ServiceSettings):
 
     service_name: str = "registry"
     http_port: int = 8001
+
+    # Wilayah reference data: a file shipped in registry/data/wilayah (e.g. "6471.json") or
+    # a path. Another city is another file, not code.
+    wilayah_file: str = "6471.json"
+    # Region prefixes a NIK must start with (e.g. "6471"). Empty: the wilayah file's region.
+    # "*" accepts a NIK issued anywhere (a national roll-out).
+    nik_region_prefixes: list[str] = Field(default_factory=list)
+    # Secret mixed into the NIK lookup hash. Set it in production; changing it later needs a
+    # re-hash of the stored NIKs.
+    nik_pepper: str = "sikader-development-pepper"
+    # A verified Posyandu is a kelurahan institution: require its founding decree (SK).
+    verification_requires_sk: bool = True
+    # Largest CSV accepted in one upload (the CLI splits bigger files into chunks).
+    import_max_rows: int = 200_000
+    import_max_bytes: int = 64 * 1024 * 1024

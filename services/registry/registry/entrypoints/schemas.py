@@ -1,0 +1,585 @@
+"""Response models of the HTTP API (the request models are the domain commands)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from registry.adapters.tables import (
+    AssignmentRecord,
+    CadreRecord,
+    FacilityAssessmentRecord,
+    PosyanduRecord,
+    VerificationRecord,
+)
+from registry.domain.identity import mask_account, mask_email, mask_name, mask_nik, mask_phone, mask_text
+from sikader_shared.clock import utc
+
+PII_FIELDS = ("nik", "phone", "email", "address", "payment")
+
+_POSYANDU_ID = "0f8e6c3a-1b2d-4e5f-8a9b-0c1d2e3f4a5b"
+_CADRE_ID = "7c1e2d3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
+_AREA_EXAMPLE: dict[str, Any] = {
+    "code": "64.71.06.1002",
+    "name": "Klandasan Ilir",
+    "posyandu": 4,
+    "by_facility_status": {
+        "own_building": 1,
+        "resident_house": 2,
+        "public_building": 1,
+        "none": 0,
+        "not_assessed": 0,
+    },
+    "by_verification_status": {"PENDING": 1, "VERIFIED": 2, "REJECTED": 1},
+    "active_cadres": 14,
+}
+
+
+class KecamatanOut(BaseModel):
+    code: str
+    name: str
+    kelurahan_count: int
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"code": "64.71.06", "name": "Balikpapan Kota", "kelurahan_count": 5}]}
+    )
+
+
+class KelurahanOut(BaseModel):
+    code: str
+    name: str
+    kecamatan_code: str
+    kecamatan_name: str
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "64.71.06.1002",
+                    "name": "Klandasan Ilir",
+                    "kecamatan_code": "64.71.06",
+                    "kecamatan_name": "Balikpapan Kota",
+                }
+            ]
+        }
+    )
+
+
+class PosyanduOut(BaseModel):
+    id: str
+    name: str
+    kelurahan_code: str
+    kecamatan_code: str
+    posyandu_type: str
+    address: str | None
+    rt: str | None
+    rw: str | None
+    latitude: float | None
+    longitude: float | None
+    puskesmas: str | None
+    institution: dict[str, Any] | None
+    management: list[dict[str, Any]]
+    status: str = Field(description="active / closed / merged")
+    verification_status: str = Field(description="PENDING / VERIFIED / REJECTED")
+    facility_status: str | None = Field(description="Of the latest assessment; null before the first")
+    latest_assessment_id: str | None
+    merged_into_posyandu_id: str | None
+    closed_on: date | None
+    closure_reason: str | None
+    registered_at: datetime
+    updated_at: datetime
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": _POSYANDU_ID,
+                    "name": "Posyandu Melati",
+                    "kelurahan_code": "64.71.06.1002",
+                    "kecamatan_code": "64.71.06",
+                    "posyandu_type": "balita",
+                    "address": "Jl. Ahmad Yani Gg. Mawar No. 3",
+                    "rt": "012",
+                    "rw": None,
+                    "latitude": -1.2675,
+                    "longitude": 116.8289,
+                    "puskesmas": "Puskesmas Klandasan Ilir",
+                    "institution": {"sk_number": "188.4/12/KLI/2024", "sk_date": "2024-07-01"},
+                    "management": [{"role": "ketua", "cadre_id": _CADRE_ID}],
+                    "status": "active",
+                    "verification_status": "VERIFIED",
+                    "facility_status": "resident_house",
+                    "latest_assessment_id": "5d6e7f80-1a2b-4c3d-9e8f-7a6b5c4d3e2f",
+                    "merged_into_posyandu_id": None,
+                    "closed_on": None,
+                    "closure_reason": None,
+                    "registered_at": "2026-11-02T01:00:00Z",
+                    "updated_at": "2026-11-05T03:00:00Z",
+                }
+            ]
+        }
+    )
+
+    @classmethod
+    def of(cls, r: PosyanduRecord) -> PosyanduOut:
+        return cls(
+            id=r.id,
+            name=r.name,
+            kelurahan_code=r.kelurahan_code,
+            kecamatan_code=r.kecamatan_code,
+            posyandu_type=r.posyandu_type,
+            address=r.address,
+            rt=r.rt,
+            rw=r.rw,
+            latitude=r.latitude,
+            longitude=r.longitude,
+            puskesmas=r.puskesmas,
+            institution=r.institution,
+            management=list(r.management),
+            status=r.status,
+            verification_status=r.verification_status,
+            facility_status=r.facility_status,
+            latest_assessment_id=r.latest_assessment_id,
+            merged_into_posyandu_id=r.merged_into_id,
+            closed_on=r.closed_on,
+            closure_reason=r.closure_reason,
+            registered_at=utc(r.registered_at),
+            updated_at=utc(r.updated_at),
+        )
+
+
+class PosyanduPage(BaseModel):
+    items: list[PosyanduOut]
+    total: int
+    page: int
+    page_size: int
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"items": [PosyanduOut.model_json_schema()["examples"][0]], "total": 1, "page": 1, "page_size": 50}
+            ]
+        }
+    )
+
+
+class AssessmentOut(BaseModel):
+    id: str
+    posyandu_id: str
+    facility_status: str
+    equipment: list[dict[str, Any]]
+    photo_refs: list[str]
+    assessed_by: str
+    assessed_on: date
+    notes: str | None
+    recorded_by: str
+    recorded_at: datetime
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "5d6e7f80-1a2b-4c3d-9e8f-7a6b5c4d3e2f",
+                    "posyandu_id": _POSYANDU_ID,
+                    "facility_status": "resident_house",
+                    "equipment": [{"item": "dacin", "available": True, "functional": True}],
+                    "photo_refs": ["posyandu/melati/front.jpg"],
+                    "assessed_by": "Puskesmas Klandasan Ilir",
+                    "assessed_on": "2026-11-02",
+                    "notes": None,
+                    "recorded_by": "dinkes",
+                    "recorded_at": "2026-11-02T05:00:00Z",
+                }
+            ]
+        }
+    )
+
+    @classmethod
+    def of(cls, a: FacilityAssessmentRecord) -> AssessmentOut:
+        return cls(
+            id=a.id,
+            posyandu_id=a.posyandu_id,
+            facility_status=a.facility_status,
+            equipment=list(a.equipment),
+            photo_refs=list(a.photo_refs),
+            assessed_by=a.assessed_by,
+            assessed_on=a.assessed_on,
+            notes=a.notes,
+            recorded_by=a.recorded_by,
+            recorded_at=utc(a.recorded_at),
+        )
+
+
+class VerificationOut(BaseModel):
+    posyandu_id: str
+    assessment_id: str | None
+    decision: str
+    reason: str | None
+    note: str | None
+    decided_by: str
+    decided_at: datetime
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "posyandu_id": _POSYANDU_ID,
+                    "assessment_id": "5d6e7f80-1a2b-4c3d-9e8f-7a6b5c4d3e2f",
+                    "decision": "VERIFIED",
+                    "reason": None,
+                    "note": "SK and facility checked on site",
+                    "decided_by": "dinkes",
+                    "decided_at": "2026-11-05T03:00:00Z",
+                }
+            ]
+        }
+    )
+
+    @classmethod
+    def of(cls, v: VerificationRecord) -> VerificationOut:
+        return cls(
+            posyandu_id=v.posyandu_id,
+            assessment_id=v.assessment_id,
+            decision=v.decision,
+            reason=v.reason,
+            note=v.note,
+            decided_by=v.decided_by,
+            decided_at=utc(v.decided_at),
+        )
+
+
+class ClosureOut(BaseModel):
+    posyandu_id: str
+    status: str
+    merged_into_posyandu_id: str | None
+    closed_on: date
+    reassigned_cadre_ids: list[str]
+    unassigned_cadre_ids: list[str]
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "posyandu_id": _POSYANDU_ID,
+                    "status": "merged",
+                    "merged_into_posyandu_id": "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+                    "closed_on": "2026-12-01",
+                    "reassigned_cadre_ids": [_CADRE_ID],
+                    "unassigned_cadre_ids": [],
+                }
+            ]
+        }
+    )
+
+
+class PaymentOut(BaseModel):
+    method: str
+    bank: str | None
+    account_number: str | None
+    account_holder: str | None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"method": "bank", "bank": "BPD_KALTIMTARA", "account_number": "******5678", "account_holder": "S***"}
+            ]
+        }
+    )
+
+
+class CadreOut(BaseModel):
+    """A cadre. NIK, contact and payment details are masked unless the key has
+    `registry:pii` (and then the read is recorded in the PII read log)."""
+
+    id: str
+    nik: str
+    name: str
+    sex: str
+    birth_date: date
+    phone: str | None
+    email: str | None
+    address: str | None
+    roles: list[str]
+    status: str
+    status_reason: str | None
+    status_since: date | None
+    posyandu_id: str | None
+    posyandu_role: str | None
+    kelurahan_code: str
+    kecamatan_code: str
+    joined_on: date | None
+    payment: PaymentOut | None
+    registered_at: datetime
+    updated_at: datetime
+    pii_masked: bool
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": _CADRE_ID,
+                    "nik": "6471********0001",
+                    "name": "Siti Aminah",
+                    "sex": "F",
+                    "birth_date": "1990-08-15",
+                    "phone": "+62812****890",
+                    "email": "s***@example.org",
+                    "address": "***",
+                    "roles": ["posyandu_cadre", "pkk"],
+                    "status": "active",
+                    "status_reason": None,
+                    "status_since": None,
+                    "posyandu_id": _POSYANDU_ID,
+                    "posyandu_role": "ketua",
+                    "kelurahan_code": "64.71.06.1002",
+                    "kecamatan_code": "64.71.06",
+                    "joined_on": "2019-03-01",
+                    "payment": {
+                        "method": "bank",
+                        "bank": "BPD_KALTIMTARA",
+                        "account_number": "******5678",
+                        "account_holder": "S***",
+                    },
+                    "registered_at": "2026-11-02T01:00:00Z",
+                    "updated_at": "2026-11-02T01:00:00Z",
+                    "pii_masked": True,
+                }
+            ]
+        }
+    )
+
+    @classmethod
+    def of(cls, r: CadreRecord, unmasked: bool) -> CadreOut:
+        def m(value: str | None, mask: Any) -> str | None:
+            return value if (unmasked or value is None) else mask(value)
+
+        payment = None
+        if r.payment_method:
+            payment = PaymentOut(
+                method=r.payment_method,
+                bank=r.payment_bank,
+                account_number=m(r.payment_account_number, mask_account),
+                account_holder=m(r.payment_account_holder, mask_name),
+            )
+        return cls(
+            id=r.id,
+            nik=r.nik if unmasked else mask_nik(r.nik),
+            name=r.name,
+            sex=r.sex,
+            birth_date=r.birth_date,
+            phone=m(r.phone, mask_phone),
+            email=m(r.email, mask_email),
+            address=m(r.address, mask_text),
+            roles=list(r.roles),
+            status=r.status,
+            status_reason=r.status_reason,
+            status_since=r.status_since,
+            posyandu_id=r.posyandu_id,
+            posyandu_role=r.posyandu_role,
+            kelurahan_code=r.kelurahan_code,
+            kecamatan_code=r.kecamatan_code,
+            joined_on=r.joined_on,
+            payment=payment,
+            registered_at=utc(r.registered_at),
+            updated_at=utc(r.updated_at),
+            pii_masked=not unmasked,
+        )
+
+
+def pii_fields(r: CadreRecord) -> list[str]:
+    present = {"nik": True, "phone": r.phone, "email": r.email, "address": r.address, "payment": r.payment_method}
+    return [f for f in PII_FIELDS if present[f]]
+
+
+class CadrePage(BaseModel):
+    items: list[CadreOut]
+    total: int
+    page: int
+    page_size: int
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"items": [CadreOut.model_json_schema()["examples"][0]], "total": 1, "page": 1, "page_size": 50}
+            ]
+        }
+    )
+
+
+class AssignmentOut(BaseModel):
+    posyandu_id: str
+    posyandu_role: str | None
+    primary: bool
+    start_on: date
+    end_on: date | None
+    reason: str | None
+    end_reason: str | None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "posyandu_id": _POSYANDU_ID,
+                    "posyandu_role": "core",
+                    "primary": True,
+                    "start_on": "2019-03-01",
+                    "end_on": "2026-12-01",
+                    "reason": "registration",
+                    "end_reason": "transfer",
+                }
+            ]
+        }
+    )
+
+    @classmethod
+    def of(cls, a: AssignmentRecord) -> AssignmentOut:
+        return cls(
+            posyandu_id=a.posyandu_id,
+            posyandu_role=a.posyandu_role,
+            primary=a.is_primary,
+            start_on=a.start_on,
+            end_on=a.end_on,
+            reason=a.reason,
+            end_reason=a.end_reason,
+        )
+
+
+class CadreSearch(BaseModel):
+    """Search in the body, so that a NIK never appears in a URL (or an access log)."""
+
+    nik: str | None = Field(default=None, pattern=r"^\d{16}$", description="Exact NIK")
+    name: str | None = Field(default=None, min_length=1, max_length=100, description="Part of the name")
+    posyandu_id: str | None = None
+    kelurahan_code: str | None = None
+    kecamatan_code: str | None = None
+    status: str | None = Field(default=None, pattern="^(active|inactive)$")
+    role: str | None = None
+    page: int = Field(default=1, ge=1)
+    page_size: int = Field(default=50, ge=1, le=200)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"nik": "6471015508900001"}, {"name": "siti", "status": "active"}]},
+    )
+
+
+class RowErrorOut(BaseModel):
+    line: int
+    field: str
+    reason: str
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"line": 4, "field": "phone", "reason": "not an Indonesian phone number (e.g. 0812-3456-7890)"}
+            ]
+        }
+    )
+
+
+class ImportReport(BaseModel):
+    rows: int = Field(description="Data rows in the file")
+    registered: int
+    already_registered: int = Field(description="Rows whose cadre (NIK) or Posyandu (kelurahan + name) exists already")
+    rejected: int = Field(description="Rows with at least one error; nothing of them was registered")
+    registered_ids: list[dict[str, Any]] = Field(description="{line, cadre_id | posyandu_id} per registered row")
+    existing: list[dict[str, Any]] = Field(description="{line, cadre_id | posyandu_id} of the rows already registered")
+    errors: list[RowErrorOut]
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "rows": 3,
+                    "registered": 1,
+                    "already_registered": 1,
+                    "rejected": 1,
+                    "registered_ids": [{"line": 2, "cadre_id": _CADRE_ID}],
+                    "existing": [{"line": 3, "cadre_id": "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"}],
+                    "errors": [
+                        {
+                            "line": 4,
+                            "field": "nik",
+                            "reason": "the birth date in the NIK (digits 7-12) contradicts the stated birth date",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+
+class AreaCounts(BaseModel):
+    code: str
+    name: str
+    posyandu: int = Field(description="Active Posyandu")
+    by_facility_status: dict[str, int] = Field(
+        description="own_building / resident_house / public_building / none / not_assessed"
+    )
+    by_verification_status: dict[str, int] = Field(description="PENDING / VERIFIED / REJECTED")
+    active_cadres: int
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_AREA_EXAMPLE]})
+
+
+class KecamatanCounts(AreaCounts):
+    kelurahan: list[AreaCounts]
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [_AREA_EXAMPLE | {"code": "64.71.06", "name": "Balikpapan Kota", "kelurahan": [_AREA_EXAMPLE]}]
+        }
+    )
+
+
+class MappingStatistics(BaseModel):
+    region_code: str
+    region_name: str
+    posyandu: int
+    by_facility_status: dict[str, int]
+    by_verification_status: dict[str, int]
+    active_cadres: int
+    kecamatan: list[KecamatanCounts]
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "region_code": "64.71",
+                    "region_name": "Kota Balikpapan",
+                    "posyandu": 1,
+                    "by_facility_status": {
+                        "own_building": 0,
+                        "resident_house": 1,
+                        "public_building": 0,
+                        "none": 0,
+                        "not_assessed": 0,
+                    },
+                    "by_verification_status": {"PENDING": 0, "VERIFIED": 1, "REJECTED": 0},
+                    "active_cadres": 5,
+                    "kecamatan": [
+                        {
+                            "code": "64.71.06",
+                            "name": "Balikpapan Kota",
+                            "posyandu": 1,
+                            "by_facility_status": {"resident_house": 1},
+                            "by_verification_status": {"VERIFIED": 1},
+                            "active_cadres": 5,
+                            "kelurahan": [
+                                {
+                                    "code": "64.71.06.1002",
+                                    "name": "Klandasan Ilir",
+                                    "posyandu": 1,
+                                    "by_facility_status": {"resident_house": 1},
+                                    "by_verification_status": {"VERIFIED": 1},
+                                    "active_cadres": 5,
+                                }
+                            ],
+                        }
+                    ],
+                }
+            ]
+        }
+    )
