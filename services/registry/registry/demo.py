@@ -128,6 +128,8 @@ async def load_demo(client: httpx.AsyncClient, seed: int = 6471) -> dict[str, An
                     "P" if female else "L",
                     birth.isoformat(),
                     phone,
+                    # Half the cadres have an email, so the demo's mail shows in the SMTP catcher.
+                    f"kader{serial:04d}@contoh.example" if serial % 2 == 0 else "",
                     f"{rng.choice(STREETS)} RT {rng.randint(1, 60):03d}, {p['kelurahan'].name}",
                     "posyandu_cadre;pkk" if rng.random() < 0.3 else "posyandu_cadre",
                     pid,
@@ -139,7 +141,7 @@ async def load_demo(client: httpx.AsyncClient, seed: int = 6471) -> dict[str, An
                 ]
             )
             cadre_posyandu.append(pid)
-    header = ["nik", "name", "sex", "birth_date", "phone", "address", "roles", "posyandu_id", "posyandu_role",
+    header = ["nik", "name", "sex", "birth_date", "phone", "email", "address", "roles", "posyandu_id", "posyandu_role",
               "joined_on", "payment_method", "bank", "account_number"]  # fmt: skip
     report = await upload(client, "cadres", _csv(header, cadre_rows), chunk_rows=2000)
     if report["rejected"]:
