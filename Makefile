@@ -49,10 +49,12 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.throughput --events 100000
 	$(BIN)/python bench/incentives_calculation.py --cadres 100000 --database-url $(BENCH_DB)
 	$(BIN)/python bench/incentives_calculation.py --cadres 1000000 --database-url $(BENCH_DB)
+	$(BIN)/python bench/registry_import.py --rows 100000 --database-url $(BENCH_DB)
 
 bench-smoke: $(STAMP)
 	$(BIN)/python -m bench.throughput --events 2000 --naive-events 300
 	$(BIN)/python bench/incentives_calculation.py --cadres 1000
+	$(BIN)/python bench/registry_import.py --rows 1000
 
 schemas: $(STAMP)
 	$(BIN)/python -m sikader_shared.schema_export
