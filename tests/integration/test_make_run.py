@@ -102,7 +102,8 @@ async def test_make_run_starts_stops_and_keeps_data(tmp_path: Path) -> None:
                     break
                 await asyncio.sleep(0.2)
             assert codes == [200] * 4
-        assert await _wait_for_file(var_dir / "demo-data.loaded")  # the first-start hook ran
+        # the first-start hook ran (the demo data takes ~40 s on a quiet machine)
+        assert await _wait_for_file(var_dir / "demo-data.loaded", timeout=240)
         async with httpx.AsyncClient(timeout=2) as client:
             mail_page = await client.get(f"http://127.0.0.1:{MAIL_PORTS['SIKADER_DEV_MAIL_HTTP_PORT']}/")
         assert mail_page.status_code == 200  # where received mail can be read
