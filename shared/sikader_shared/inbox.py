@@ -142,6 +142,7 @@ class EventConsumer:
         """Inside one transaction: skip what was applied, dead-letter conflicting repeats,
         apply the rest. Returns dead letters found (not yet published)."""
         dead: list[DeadLetter] = []
+        inbox_rows: list[dict[str, Any]] = []
         ids = list({d.envelope.id for d in items})
         seen: dict[str, str] = {}
         if ids:
@@ -160,14 +161,14 @@ class EventConsumer:
                     self.skipped_total += 1
                 continue
             seen[d.envelope.id] = d.body_hash
-            uow.session.add(
-                InboxRecord(
-                    consumer=self.name,
-                    event_id=d.envelope.id,
-                    body_hash=d.body_hash,
-                    ce_type=d.envelope.type,
-                    applied_at=uow.clock.now(),
-                )
+            inbox_rows.append(
+                {
+                    "consumer": self.name,
+                    "event_id": d.envelope.id,
+                    "body_hash": d.body_hash,
+                    "ce_type": d.envelope.type,
+                    "applied_at": uow.clock.now(),
+                }
             )
             _, handler = self.handlers[d.envelope.type]
             token_e = event_id_var.set(d.envelope.id)
@@ -181,6 +182,7 @@ class EventConsumer:
                 event_id_var.reset(token_e)
                 correlation_id_var.reset(token_c)
             self.applied_total += 1
+        uow.add_rows(InboxRecord, inbox_rows)  # inserted in bulk with the effects, at commit
         return dead
 
     async def process(self, records: Sequence[Record]) -> list[DeadLetter]:

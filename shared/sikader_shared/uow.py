@@ -5,11 +5,13 @@ relay is woken right after the commit."""
 from __future__ import annotations
 
 import asyncio
-import json
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sikader_shared.clock import Clock
@@ -53,6 +55,7 @@ class UnitOfWork:
         self.causation_id = causation_id
         self._signal = outbox_signal
         self.emitted: list[tuple[Envelope, Event]] = []
+        self._pending: defaultdict[type[SQLModel], list[dict[str, Any]]] = defaultdict(list)
         self._session: AsyncSession | None = None
 
     @property
@@ -69,13 +72,15 @@ class UnitOfWork:
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         try:
             if exc_type is not None:
+                self._pending.clear()
                 await self.session.rollback()
         finally:
             await self.session.__aexit__(exc_type, exc, tb)
             self._session = None
 
     def emit(self, event: Event) -> Envelope:
-        """Write the event to the outbox in this transaction."""
+        """Write the event to the outbox in this transaction (rows are inserted in bulk at
+        flush/commit: building an ORM object per row costs more than the insert itself)."""
         env = new_envelope(
             service=self.service,
             ce_type=event.ce_type(),
@@ -85,16 +90,17 @@ class UnitOfWork:
             correlation_id=self.correlation_id,
             causation_id=self.causation_id,
         )
-        self.session.add(
-            OutboxRecord(
-                event_id=env.id,
-                topic=event.topic,
-                key=event.aggregate_id(),
-                ce_type=env.type,
-                headers=env.headers(),
-                payload=json.dumps(event.to_json_dict(), separators=(",", ":"), ensure_ascii=False),
-                created_at=env.time,
-            )
+        self._pending[OutboxRecord].append(
+            {
+                "event_id": env.id,
+                "topic": event.topic,
+                "key": event.aggregate_id(),
+                "ce_type": env.type,
+                "headers": env.headers(),
+                "payload": event.model_dump_json(),
+                "created_at": env.time,
+                "published_at": None,
+            }
         )
         self.emitted.append((env, event))
         return env
@@ -107,21 +113,35 @@ class UnitOfWork:
         before: dict[str, Any] | None = None,
         after: dict[str, Any] | None = None,
     ) -> None:
-        self.session.add(
-            AuditRecord(
-                at=self.clock.now(),
-                actor_client=self.actor.client_id,
-                actor_key=self.actor.key_id,
-                action=action,
-                entity_type=entity_type,
-                entity_id=entity_id,
-                before=before,
-                after=after,
-                correlation_id=self.correlation_id,
-            )
+        self._pending[AuditRecord].append(
+            {
+                "at": self.clock.now(),
+                "actor_client": self.actor.client_id,
+                "actor_key": self.actor.key_id,
+                "action": action,
+                "entity_type": entity_type,
+                "entity_id": entity_id,
+                "before": before,
+                "after": after,
+                "correlation_id": self.correlation_id,
+            }
         )
 
+    def add_rows(self, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
+        """Queue plain rows of an infrastructure table (inbox...) for the bulk insert."""
+        self._pending[model].extend(rows)
+
+    async def flush(self) -> None:
+        """Insert the queued outbox, audit and other rows (one statement per table), then
+        flush the ORM session."""
+        for model, rows in self._pending.items():
+            if rows:  # Core insert: no per-row ORM bookkeeping
+                await self.session.execute(insert(model.__table__), rows)  # type: ignore[attr-defined]
+        self._pending.clear()
+        await self.session.flush()
+
     async def commit(self) -> None:
+        await self.flush()
         await self.session.commit()
         if self.emitted and self._signal is not None:
             self._signal.set()
