@@ -44,6 +44,29 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
+class RepeatFilter(logging.Filter):
+    """Lets the same message template from a logger through once per `every_s` seconds:
+    while the broker is away aiokafka logs each reconnect attempt, many times a second."""
+
+    def __init__(self, every_s: float = 30.0) -> None:
+        super().__init__()
+        self.every_s = every_s
+        self._last: dict[tuple[str, str], float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, str(record.msg))
+        now = record.created
+        if now - self._last.get(key, float("-inf")) < self.every_s:
+            return False
+        self._last[key] = now
+        return True
+
+
+class _AiokafkaRepeats(RepeatFilter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.name.startswith("aiokafka") or super().filter(record)
+
+
 def configure_logging(service: str, level: str = "INFO", as_json: bool = True) -> None:
     global _service_name
     _service_name = service
@@ -55,8 +78,12 @@ def configure_logging(service: str, level: str = "INFO", as_json: bool = True) -
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # aiokafka is chatty about every reconnect while the broker is away; keep its warnings.
-    logging.getLogger("aiokafka").setLevel("WARNING")
+    # aiokafka logs every reconnect while the broker is away: keep its warnings, once each
+    # per 30 s (the service's own watcher reports the broker state in /health/ready).
+    aiokafka_log = logging.getLogger("aiokafka")
+    aiokafka_log.setLevel("WARNING")
+    if not any(isinstance(f, RepeatFilter) for f in handler.filters):
+        handler.addFilter(_AiokafkaRepeats())
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "faststream", "faststream.access"):
         lg = logging.getLogger(name)
         lg.handlers[:] = []

@@ -104,7 +104,7 @@ def load_config_file(path: Path) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8")
     if path.suffix in (".yaml", ".yml"):
         try:
-            import yaml  # type: ignore[import-untyped]
+            import yaml  # type: ignore[import-untyped,unused-ignore]
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise ConfigError(f"{path}: YAML needs PyYAML; use the JSON file instead") from exc
         data = yaml.safe_load(text)
