@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -177,3 +178,10 @@ def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
     env.update(extra)
     return env
+
+
+def make_nik(birth: date, sex: str, region: str = "647106", serial: int = 42) -> str:
+    """A NIK that agrees with birth date and sex (women: day + 40), issued in Balikpapan
+    (as `make_nik` in tests/registry/conftest.py)."""
+    day = birth.day + (40 if sex == "F" else 0)
+    return f"{region}{day:02d}{birth.month:02d}{birth.year % 100:02d}{serial:04d}"

@@ -8,9 +8,15 @@ its own here, so a background loop runs `podman healthcheck run` every few secon
 notes in ../shared/notes/containers.md say); the topic job exits 0; all four services answer
 /health/ready 200 with the broker up and every contract topic present; an API key issued with
 the registry's CLI (`docker-compose exec registry ...`) is accepted by all four services
-(GET /auth/whoami); the service databases survive a backup (pg_dump), the loss of every volume
-and a restore (pg_restore), with the services healing the empty broker; `down -v` leaves
-nothing behind. Timings go to var/compose-test/timings.json.
+(GET /auth/whoami); a smoke story through the HTTP APIs, with the payloads of
+tests/integration/test_cross_service.py and a key per OPD client with only its scopes: a
+Posyandu registered, assessed and verified, a cadre registered there and certified (Purwa),
+incentives saying the cadre is eligible this month (GET /eligibility/{cadre_id}); the stack
+restarted (`down` without -v, `up -d`: new containers, the same named volumes) with the story's
+data, the certificate's public verification, the eligibility and every key still there; the
+service databases survive a backup (pg_dump), the loss of every volume and a restore
+(pg_restore), with the services healing the empty broker (the story's data comes back too);
+`down -v` leaves nothing behind. Timings go to var/compose-test/timings.json.
 
 Marker `compose`, opt-in: runs with `pytest -m compose` (make test-compose) or
 SIKADER_TEST_COMPOSE=1, and is skipped in a plain `make test`. Skipped with the reason when no
@@ -33,16 +39,17 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.deploy.support import COMPOSE, LOCAL, ROOT, SERVICES, clean_env, compose_cli, filled_env_file
+from tests.deploy.support import COMPOSE, LOCAL, ROOT, SERVICES, clean_env, compose_cli, filled_env_file, make_nik
 
 pytestmark = [pytest.mark.compose, pytest.mark.timeout(1800)]
 
@@ -51,7 +58,21 @@ IMAGE_PREFIX = "localhost/sikader-"
 LOCAL_IMAGES = ("localhost/sikader-tansu:latest", "localhost/debian-python:bookworm", "localhost/sikader-postgres:15")
 LONG_RUNNING = ("kafka", "postgres", "mailcatcher", *SERVICES)
 READY_TIMEOUT_S = 300
+STORY_WAIT_S = 180  # generous: events cross the broker, the machine may be loaded
 TIMINGS: dict[str, float] = {}
+
+# The smoke story, as tests/integration/test_cross_service.py tells it: who does what (each an
+# OPD client with only the scopes it needs), the cadre, and the incentive rules it must pass.
+STORY_KEYS = {
+    "dinsos": ("registry:read", "registry:write"),
+    "dinkes": ("registry:read", "posyandu:verify"),
+    "puskesmas-kli": ("certification:assess",),
+    "dprd": ("incentives:read",),
+}
+BIRTH = date(1988, 4, 12)
+NIK = make_nik(BIRTH, "F")
+KELURAHAN = "64.71.06.1002"
+RULES = ["cadre_active", "certificate_valid", "posyandu_verified", "posyandu_open", "posyandu_cap", "budget"]
 
 
 # -- engine, CLI, images ------------------------------------------------------------------------
@@ -258,6 +279,43 @@ def _get(url: str, key: str | None = None, timeout: float = 5) -> tuple[int, Any
         return 0, None
 
 
+def _call(method: str, url: str, key: str | None = None, body: Any = None, timeout: float = 30) -> tuple[int, Any]:
+    """One HTTP request with a JSON body (if any): (status, parsed JSON or text), error
+    answers included (their body says why); (0, reason) when nothing answered."""
+    headers = {"Accept": "application/json"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    req = urllib.request.Request(url, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            status, raw = resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    except (urllib.error.URLError, OSError) as exc:
+        return 0, repr(exc)
+    try:
+        return status, json.loads(raw) if raw else None
+    except ValueError:
+        return status, raw.decode(errors="replace")
+
+
+def _eventually(check: Any, what: str, timeout: float = STORY_WAIT_S, every: float = 1.0) -> Any:
+    """Calls `check` until it returns something truthy; fails with its last answer."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        ok, last = check()
+        if ok:
+            return last
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout} s (last answer: {last!r})")
+        time.sleep(every)
+
+
 def _health(stack: Stack, service: str) -> str:
     return _healths(stack).get(service, "missing")
 
@@ -303,11 +361,13 @@ def _wait_ready(stack: Stack, deadline_s: float = READY_TIMEOUT_S) -> float:
     raise AssertionError(f"stack not ready after {deadline_s} s: {last}\n--- logs\n{logs[-12000:]}")
 
 
-def _issue_key(stack: Stack, client: str) -> dict[str, Any]:
-    out = stack.compose(
-        "exec",
-        "-T",
-        "registry",
+def _issue_key(
+    stack: Stack, client: str, scopes: tuple[str, ...] = ("admin",), *, via: str = "compose"
+) -> dict[str, Any]:
+    """A key issued with the registry container's CLI: through `docker-compose exec` (the
+    operator's command in OPERATIONS.md), or `podman exec` into the same container (the same
+    command without a docker-compose start-up of several seconds per key)."""
+    cli = [
         "python",
         "-m",
         "registry.entrypoints.cli",
@@ -316,32 +376,120 @@ def _issue_key(stack: Stack, client: str) -> dict[str, Any]:
         "--client",
         client,
         "--scopes",
-        "admin",
+        ",".join(scopes),
         "--label",
         "compose smoke test",
-        timeout=120,
-    ).stdout
+    ]
+    if via == "compose":
+        out = stack.compose("exec", "-T", "registry", *cli, timeout=120).stdout
+    else:
+        registry = stack.container("registry")
+        assert registry, "no registry container"
+        out = _run([stack.engine.podman, "exec", registry, *cli], stack.engine.env(), timeout=120).stdout
     issued = json.loads(out[out.index("{") :])
     assert issued["client_id"] == client and issued["key"]
+    issued["scopes"] = list(scopes)
     return issued  # type: ignore[no-any-return]
 
 
-def _key_accepted_everywhere(stack: Stack, issued: dict[str, Any], within_s: float = 60) -> float:
+def _keys_accepted(
+    stack: Stack, keys: list[dict[str, Any]], services: tuple[str, ...] = SERVICES, within_s: float = 120
+) -> float:
+    """Until every key answers GET /auth/whoami 200 (its client, key id and scopes) on every
+    one of `services`. Returns the seconds it took."""
     start = time.monotonic()
-    waiting = set(SERVICES)
-    answers: dict[str, Any] = {}
+    waiting = {(service, issued["key_id"]): issued for service in services for issued in keys}
+    answers: dict[Any, Any] = {}
     while waiting and time.monotonic() - start < within_s:
-        for service in sorted(waiting):
+        for (service, key_id), issued in sorted(waiting.items()):
             status, body = _get(stack.url(service, "/auth/whoami"), issued["key"])
-            answers[service] = (status, body)
+            answers[(service, issued["client_id"])] = (status, body)
             if status == 200:
-                assert body["client_id"] == issued["client_id"] and body["key_id"] == issued["key_id"], body
-                assert "admin" in body["scopes"]
-                waiting.discard(service)
+                assert body["client_id"] == issued["client_id"] and body["key_id"] == key_id, body
+                assert set(issued["scopes"]) <= set(body["scopes"]), body
+                del waiting[(service, key_id)]
         if waiting:
             time.sleep(0.5)
-    assert not waiting, f"key not accepted within {within_s} s by {sorted(waiting)}: {answers}"
+    missing = sorted((service, issued["client_id"]) for (service, _), issued in waiting.items())
+    assert not waiting, f"keys not accepted within {within_s} s: {missing}: {answers}"
     return time.monotonic() - start
+
+
+def _key_accepted_everywhere(stack: Stack, issued: dict[str, Any], within_s: float = 120) -> float:
+    return _keys_accepted(stack, [issued], SERVICES, within_s)
+
+
+# -- the smoke story ----------------------------------------------------------------------------
+
+
+def _project_volumes(stack: Stack) -> dict[str, str]:
+    """Name -> creation time of the project's named volumes."""
+    names = _run(
+        [stack.engine.podman, "volume", "ls", "-q", "--filter", f"label=com.docker.compose.project={stack.project}"],
+        stack.engine.env(),
+        timeout=60,
+    ).stdout.split()
+    if not names:
+        return {}
+    info = json.loads(_run([stack.engine.podman, "volume", "inspect", *names], stack.engine.env(), timeout=60).stdout)
+    return {v["Name"]: str(v.get("CreatedAt")) for v in info}
+
+
+def _story_keys(stack: Stack) -> list[dict[str, Any]]:
+    keys = list(stack.state.get("story", {}).get("keys", {}).values())
+    return [stack.state["key"], *keys] if "key" in stack.state else keys
+
+
+def _check_story_data(stack: Stack, story: dict[str, Any]) -> None:
+    """What the smoke story wrote is all there: the verified Posyandu and the active cadre at
+    the registry, the cadre and its valid certificate at certification (public verification),
+    the same eligibility at incentives."""
+    key = {client: issued["key"] for client, issued in story["keys"].items()}
+    posyandu_id, cadre_id, number = story["posyandu_id"], story["cadre_id"], story["number"]
+
+    status, posyandu = _call("GET", stack.url("registry", f"/posyandu/{posyandu_id}"), key["dinkes"])
+    assert status == 200, posyandu
+    assert (posyandu["name"], posyandu["verification_status"], posyandu["status"]) == (
+        "Posyandu Anggrek",
+        "VERIFIED",
+        "active",
+    ), posyandu
+    status, cadre = _call("GET", stack.url("registry", f"/cadres/{cadre_id}"), key["dinsos"])
+    assert status == 200, cadre
+    assert (cadre["name"], cadre["posyandu_id"], cadre["status"]) == ("Rahmawati Said", posyandu_id, "active"), cadre
+
+    status, known = _call("GET", stack.url("certification", f"/cadres/{cadre_id}"), key["puskesmas-kli"])
+    assert status == 200 and known["posyandu_id"] == posyandu_id, known
+    status, certificates = _call(
+        "GET", stack.url("certification", f"/certificates?cadre_id={cadre_id}"), key["puskesmas-kli"]
+    )
+    assert status == 200 and [(c["number"], c["status"]) for c in certificates] == [(number, "valid")], certificates
+    status, verified = _call("GET", stack.url("certification", f"/certificates/{_quote(number)}/verify"))
+    assert status == 200 and (verified["number"], verified["status"], verified["level"]) == (
+        number,
+        "valid",
+        "Purwa",
+    ), verified
+
+    def same_eligibility() -> tuple[bool, Any]:
+        status, answer = _eligibility(stack, key["dprd"], cadre_id, story["period"])
+        ok = status == 200 and (answer["eligible"], answer["amount"], answer["policy_version"]) == (
+            True,
+            story["amount"],
+            story["policy_version"],
+        )
+        return ok, (status, answer)
+
+    answer = _eventually(same_eligibility, "the same eligibility at incentives")
+    assert [r["rule"] for r in answer[1]["reasons"]] == RULES and all(r["passed"] for r in answer[1]["reasons"])
+
+
+def _quote(number: str) -> str:
+    return urllib.parse.quote(number, safe="/")
+
+
+def _eligibility(stack: Stack, key: str, cadre_id: str, period: str) -> tuple[int, Any]:
+    return _call("GET", stack.url("incentives", f"/eligibility/{cadre_id}?period={period}"), key)
 
 
 @pytest.fixture(scope="module")
@@ -458,6 +606,165 @@ def test_stack_is_healthy_and_a_key_issued_with_the_cli_works_everywhere(stack: 
     stack.state["key"] = issued
 
 
+def test_smoke_story_verify_a_posyandu_register_and_certify_a_cadre_then_eligible(stack: Stack) -> None:
+    """Through the HTTP APIs only, with the payloads of tests/integration/test_cross_service.py:
+    Dinsos registers a Posyandu and records a facility assessment, Dinkes verifies it; Dinsos
+    registers a cadre there; the Puskesmas assesses skill groups 1-3 (Purwa) once
+    certification knows the cadre; incentives then says the cadre is eligible this month."""
+    start = time.monotonic()
+    keys = {client: _issue_key(stack, client, scopes, via="podman") for client, scopes in STORY_KEYS.items()}
+    _keys_accepted(stack, list(keys.values()))
+    TIMINGS["story_keys_s"] = round(time.monotonic() - start, 1)
+    key = {client: issued["key"] for client, issued in keys.items()}
+    from sikader_shared.clock import WITA
+
+    now = datetime.now(UTC).astimezone(WITA)
+    today, period = now.date().isoformat(), now.strftime("%Y-%m")
+
+    def registry(path: str) -> str:
+        return stack.url("registry", path)
+
+    def certification(path: str) -> str:
+        return stack.url("certification", path)
+
+    # ------------------------------------------------------------------ registry
+    # A Posyandu with its founding decree, assessed, then VERIFIED by Dinkes.
+    status, posyandu = _call(
+        "POST",
+        registry("/posyandu"),
+        key["dinsos"],
+        {
+            "name": "Posyandu Anggrek",
+            "kelurahan_code": KELURAHAN,
+            "posyandu_type": "balita",
+            "rt": "007",
+            "puskesmas": "Puskesmas Klandasan Ilir",
+            "institution": {"sk_number": "188.4/31/KLI/2025", "sk_date": "2025-02-03"},
+        },
+    )
+    assert status == 201, posyandu
+    posyandu_id = posyandu["id"]
+    status, body = _call(
+        "POST",
+        registry(f"/posyandu/{posyandu_id}/assessments"),
+        key["dinsos"],
+        {
+            "facility_status": "public_building",
+            "equipment": [{"item": "dacin", "available": True, "functional": True}],
+            "assessed_by": "Puskesmas Klandasan Ilir",
+            "assessed_on": today,
+        },
+    )
+    assert status == 201, body
+    status, body = _call(
+        "POST",
+        registry(f"/posyandu/{posyandu_id}/verification"),
+        key["dinkes"],
+        {"decision": "VERIFIED", "note": "checked on site"},
+    )
+    assert status == 201, body
+    status, body = _call("GET", registry(f"/posyandu/{posyandu_id}"), key["dinkes"])
+    assert status == 200 and body["verification_status"] == "VERIFIED", body
+    assert body["facility_status"] == "public_building", body
+
+    # A cadre registered there.
+    status, cadre = _call(
+        "POST",
+        registry("/cadres"),
+        key["dinsos"],
+        {
+            "nik": NIK,
+            "name": "Rahmawati Said",
+            "sex": "F",
+            "birth_date": BIRTH.isoformat(),
+            "phone": "0812-7788-9900",
+            "roles": ["posyandu_cadre"],
+            "posyandu_id": posyandu_id,
+            "posyandu_role": "core",
+            "joined_on": "2018-06-01",
+            "payment": {"method": "bank", "bank": "BPD_KALTIMTARA", "account_number": "0098765432"},
+        },
+    )
+    assert status == 201, cadre
+    cadre_id = cadre["id"]
+    assert (cadre["posyandu_id"], cadre["status"]) == (posyandu_id, "active"), cadre
+
+    # ------------------------------------------------------------------ certification
+    def cadre_known() -> tuple[bool, Any]:
+        status, body = _call("GET", certification(f"/cadres/{cadre_id}"), key["puskesmas-kli"])
+        return status == 200 and body.get("status") == "active", (status, body)
+
+    known = _eventually(cadre_known, "certification knows the cadre (CadreRegistered over Kafka)")
+    assert known[1]["posyandu_id"] == posyandu_id, known
+
+    # Groups 1 (Posyandu management), 2 (infants) and 3 complete: Purwa.
+    results = [{"skill_code": f"{g}.{i}", "passed": True} for g in ("1", "2", "3") for i in range(1, 6)]
+    status, outcome = _call(
+        "POST",
+        certification("/assessments"),
+        key["puskesmas-kli"],
+        {"cadre_id": cadre_id, "assessor": "Puskesmas Klandasan Ilir", "assessed_on": today, "results": results},
+    )
+    assert status == 201, outcome
+    assert (outcome["level"], outcome["certificate_action"]) == ("Purwa", "issue"), outcome
+    status, certificates = _call("GET", certification(f"/certificates?cadre_id={cadre_id}"), key["puskesmas-kli"])
+    assert status == 200 and len(certificates) == 1, certificates
+    [certificate] = certificates
+    assert (certificate["level"], certificate["status"]) == ("Purwa", "valid"), certificate
+    number = certificate["number"]
+    status, verified = _call("GET", certification(f"/certificates/{_quote(number)}/verify"))  # public, no key
+    assert status == 200 and (verified["status"], verified["level"]) == ("valid", "Purwa"), verified
+
+    # ------------------------------------------------------------------ incentives
+    def eligible() -> tuple[bool, Any]:
+        status, body = _eligibility(stack, key["dprd"], cadre_id, period)
+        ok = status == 200 and body.get("eligible") is True and (body.get("amount") or 0) > 0
+        return ok, (status, body)
+
+    _, answer = _eventually(eligible, f"incentives says cadre {cadre_id} is eligible for {period}")
+    assert (answer["level"], answer["posyandu_id"], answer["kelurahan_code"]) == ("Purwa", posyandu_id, KELURAHAN)
+    assert answer["period"] == period and answer["policy_version"], answer
+    assert [r["rule"] for r in answer["reasons"]] == RULES and all(r["passed"] for r in answer["reasons"]), answer
+    certificate_reason = next(r for r in answer["reasons"] if r["rule"] == "certificate_valid")
+    assert number in certificate_reason["text_en"], certificate_reason
+    TIMINGS["story_s"] = round(time.monotonic() - start, 1)
+
+    stack.state["story"] = {
+        "keys": keys,
+        "posyandu_id": posyandu_id,
+        "cadre_id": cadre_id,
+        "number": number,
+        "period": period,
+        "amount": answer["amount"],
+        "policy_version": answer["policy_version"],
+    }
+
+
+def test_story_data_and_keys_survive_a_restart_of_the_stack(stack: Stack) -> None:
+    """`down` without -v, then `up -d`: every container is recreated, the named volumes are
+    kept (the local broker holds topics in memory, so Kafka comes back empty and the services
+    heal it). The Posyandu, the cadre, the certificate and the eligibility are still there,
+    and every key issued before still works on every service."""
+    story = stack.state.get("story")
+    if story is None:
+        pytest.skip("the smoke story did not complete: nothing to look for after a restart")
+    volumes = _project_volumes(stack)
+    assert len(volumes) >= 2, volumes  # kafka-data, postgres-data
+
+    start = time.monotonic()
+    stack.compose("down", "--timeout", "30", timeout=600)
+    assert stack.container("registry") is None and stack.container("postgres") is None
+    assert _project_volumes(stack) == volumes, "down without -v must keep the named volumes"
+    stack.compose("up", "-d", "--no-build", timeout=600)
+    _wait_ready(stack)
+    TIMINGS["restart_to_ready_s"] = round(time.monotonic() - start, 1)
+    assert _project_volumes(stack) == volumes, "up must reuse the named volumes"
+
+    _keys_accepted(stack, _story_keys(stack))
+    _check_story_data(stack, story)
+    TIMINGS["restart_to_story_checked_s"] = round(time.monotonic() - start, 1)
+
+
 def test_service_databases_survive_backup_volume_loss_and_restore(stack: Stack) -> None:
     """The procedure of deploy/OPERATIONS.md: pg_dump per service database; lose every volume
     (PostgreSQL and Kafka); start PostgreSQL alone (its init script makes empty databases);
@@ -530,6 +837,10 @@ def test_service_databases_survive_backup_volume_loss_and_restore(stack: Stack) 
     _wait_ready(stack)
     _key_accepted_everywhere(stack, issued)
     TIMINGS["restore_to_key_accepted_s"] = round(time.monotonic() - start, 1)
+    # the smoke story's data and keys came back with the dumps
+    if "story" in stack.state:
+        _keys_accepted(stack, _story_keys(stack))
+        _check_story_data(stack, stack.state["story"])
     # nothing left unpublished, and the registry healed the empty broker
     status, body = _get(stack.url("registry", "/health/ready"))
     assert status == 200 and body["outbox_backlog"] == 0, body
