@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SERVICES := registry certification incentives notifications
 PKG_FILES := shared/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml) requirements-dev.txt
 
-.PHONY: install run test test-unit test-integration test-compose lint schemas bench bench-smoke clean help
+.PHONY: install run walkthrough test test-unit test-integration test-compose lint schemas bench bench-smoke clean help
 
 help:
 	@echo "make run    - the whole system locally (broker, 4 services, demo data); Ctrl-C stops it"
@@ -27,6 +27,10 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/python scripts/run_local.py
+
+# With `make run` going in another terminal: one Posyandu, one cadre and one month, end to end.
+walkthrough: $(STAMP)
+	$(BIN)/python scripts/walkthrough.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
