@@ -62,8 +62,8 @@ bench: $(STAMP)
 
 bench-smoke: $(STAMP)
 	$(BIN)/python -m bench.throughput --events 2000 --naive-events 300
-	$(BIN)/python bench/incentives_calculation.py --cadres 1000
-	$(BIN)/python bench/registry_import.py --rows 1000
+	$(BIN)/python bench/incentives_calculation.py --cadres 1000 --database-url $(BENCH_DB)
+	$(BIN)/python bench/registry_import.py --rows 1000 --database-url $(BENCH_DB)
 
 schemas: $(STAMP)
 	$(BIN)/python -m sikader_shared.schema_export
