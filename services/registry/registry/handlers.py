@@ -766,36 +766,32 @@ async def deactivate_cadre(uow: UnitOfWork, cfg: RegistryConfig, cadre_id: str, 
         raise invalid("reason", "deactivating a cadre needs a reason")
     with domain_refusals():
         cadre_rules.check_deactivation(record.status)
-    on = cmd.effective_on or today(uow)
-    record.status, record.status_reason, record.status_since = "inactive", cmd.reason, on
-    record.updated_at = uow.clock.now()
-    uow.session.add(record)
-    uow.emit(
-        CadreDeactivated(
-            cadre_id=record.id,
-            kelurahan_code=record.kelurahan_code,
-            kecamatan_code=record.kecamatan_code,
-            posyandu_id=record.posyandu_id,
-            reason=cmd.reason,
-            effective_on=on,
-        )
-    )
-    uow.audit(
-        "cadre.deactivate", "cadre", record.id, {"status": "active"}, {"status": "inactive", "reason": cmd.reason}
-    )
-    return record
+    return _change_status(uow, record, "inactive", cmd, CadreDeactivated, "cadre.deactivate")
 
 
 async def reactivate_cadre(uow: UnitOfWork, cfg: RegistryConfig, cadre_id: str, cmd: CadreStatusChange) -> CadreRecord:
     record = await get_cadre(uow, cadre_id)
     with domain_refusals():
         cadre_rules.check_reactivation(record.status)
+    return _change_status(uow, record, "active", cmd, CadreReactivated, "cadre.reactivate")
+
+
+def _change_status(
+    uow: UnitOfWork,
+    record: CadreRecord,
+    status: str,
+    cmd: CadreStatusChange,
+    event: type[CadreDeactivated] | type[CadreReactivated],
+    action: str,
+) -> CadreRecord:
+    """Apply an allowed status change: record it, publish it, audit it."""
+    before = record.status
     on = cmd.effective_on or today(uow)
-    record.status, record.status_reason, record.status_since = "active", cmd.reason, on
+    record.status, record.status_reason, record.status_since = status, cmd.reason, on
     record.updated_at = uow.clock.now()
     uow.session.add(record)
     uow.emit(
-        CadreReactivated(
+        event(
             cadre_id=record.id,
             kelurahan_code=record.kelurahan_code,
             kecamatan_code=record.kecamatan_code,
@@ -804,9 +800,7 @@ async def reactivate_cadre(uow: UnitOfWork, cfg: RegistryConfig, cadre_id: str, 
             effective_on=on,
         )
     )
-    uow.audit(
-        "cadre.reactivate", "cadre", record.id, {"status": "inactive"}, {"status": "active", "reason": cmd.reason}
-    )
+    uow.audit(action, "cadre", record.id, {"status": before}, {"status": status, "reason": cmd.reason})
     return record
 
 
