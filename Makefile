@@ -6,12 +6,13 @@ STAMP  := $(VENV)/.installed
 SERVICES := registry certification incentives notifications
 PKG_FILES := shared/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml) requirements-dev.txt
 
-.PHONY: install run walkthrough test test-unit test-integration test-compose lint schemas bench bench-smoke clean help
+.PHONY: install run walkthrough test test-unit test-integration test-compose test-faults lint schemas bench bench-smoke clean help
 
 help:
 	@echo "make run    - the whole system locally (broker, 4 services, demo data); Ctrl-C stops it"
 	@echo "make test   - the whole test suite (unit, contracts, integration over a real broker)"
 	@echo "make lint   - ruff and mypy"
+	@echo "make test-faults - the seeded fault schedule (kills, broker and PostgreSQL outages) with its invariants"
 	@echo "make test-compose - docker-compose stack up through podman/docker, smoke-tested"
 	@echo "make bench  - benchmarks (figures + ratios, PostgreSQL); make bench-smoke: the same at small sizes"
 	@echo "make schemas - re-export the event JSON Schemas after changing an event model"
@@ -44,6 +45,10 @@ test-integration: $(STAMP)
 # The docker-compose stack through the container engine (podman here): opt-in, CI runs it.
 test-compose: $(STAMP)
 	$(BIN)/python -m pytest -q -m compose tests/deploy
+
+# Seeded fault schedule under load (SIGKILLs, broker away, PostgreSQL restart, receiver down): opt-in, CI runs it.
+test-faults: $(STAMP)
+	$(BIN)/python -m pytest -q -m faults tests/faults
 
 lint: $(STAMP)
 	$(BIN)/ruff check shared services tests scripts
