@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
+import struct
+import time
+from collections.abc import Sequence
 
 from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 
 class FieldCipherError(ValueError):
@@ -33,11 +38,55 @@ class FieldCipher:
         except (ValueError, TypeError) as exc:
             raise FieldCipherError("encryption key is not a Fernet key (urlsafe base64, 32 bytes)") from exc
         self.key_id = key_id(usable[0])
+        raw = base64.urlsafe_b64decode(usable[0])
+        self._aes = algorithms.AES(raw[16:])
+        # HMAC-SHA256 with the key's inner and outer pads hashed once (RFC 2104), for encrypt_many.
+        signing = raw[:16].ljust(64, b"\0")
+        self._hmac_inner = hashlib.sha256(bytes(b ^ 0x36 for b in signing))
+        self._hmac_outer = hashlib.sha256(bytes(b ^ 0x5C for b in signing))
 
     def encrypt(self, value: str | None) -> str | None:
         if value is None:
             return None
         return f"{self.key_id}:{self._fernets[self.key_id].encrypt(value.encode('utf-8')).decode('ascii')}"
+
+    def encrypt_many(self, values: Sequence[str | None]) -> list[str | None]:
+        """`encrypt` for many values at once, giving the same Fernet tokens (spec: version,
+        timestamp, a fresh random IV per value, AES-128-CBC, HMAC-SHA256 over the rest).
+        The bulk import encrypts ~500,000 fields: building a Fernet cipher object per field
+        costs ~15 us, so CBC runs here round by round over all values together, the AES
+        block function in one call per round and the chaining XOR in Python."""
+        plain = [(i, v.encode("utf-8")) for i, v in enumerate(values) if v is not None]
+        out: list[str | None] = [None] * len(values)
+        if not plain:
+            return out
+        padded = [p + bytes([16 - len(p) % 16]) * (16 - len(p) % 16) for _, p in plain]
+        ivs = os.urandom(16 * len(plain))
+        chain = [int.from_bytes(ivs[16 * n : 16 * n + 16], "big") for n in range(len(plain))]
+        cipher_blocks: list[list[bytes]] = [[] for _ in plain]
+        block = Cipher(self._aes, modes.ECB()).encryptor()  # the raw AES block function
+        rounds = max(len(p) for p in padded) // 16
+        for r in range(rounds):
+            active = [n for n, p in enumerate(padded) if len(p) > 16 * r]
+            mixed = b"".join(
+                (int.from_bytes(padded[n][16 * r : 16 * r + 16], "big") ^ chain[n]).to_bytes(16, "big")
+                for n in active
+            )
+            encrypted = block.update(mixed)
+            for k, n in enumerate(active):
+                c = encrypted[16 * k : 16 * k + 16]
+                cipher_blocks[n].append(c)
+                chain[n] = int.from_bytes(c, "big")
+        header = b"\x80" + struct.pack(">Q", int(time.time()))
+        prefix = f"{self.key_id}:"
+        for n, (i, _) in enumerate(plain):
+            body = header + ivs[16 * n : 16 * n + 16] + b"".join(cipher_blocks[n])
+            inner = self._hmac_inner.copy()
+            inner.update(body)
+            outer = self._hmac_outer.copy()
+            outer.update(inner.digest())
+            out[i] = prefix + base64.urlsafe_b64encode(body + outer.digest()).decode("ascii")
+        return out
 
     def decrypt(self, token: str | None) -> str | None:
         if token is None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from cryptography.fernet import Fernet
 
 from sikader_shared.clock import FixedClock
 from sikader_shared.crypto import FieldCipher, FieldCipherError, new_key
@@ -64,6 +66,26 @@ def test_field_cipher_round_trip_rotation_and_wrong_key() -> None:
     with pytest.raises(FieldCipherError):
         FieldCipher("")
     assert FieldCipher(old).encrypt(None) is None
+
+
+def test_field_cipher_encrypt_many_gives_standard_fernet_tokens() -> None:
+    """The bulk path builds Fernet tokens itself: the reference implementation must read
+    them, for every padding length, multi-byte text and None, each with its own IV."""
+    key = new_key()
+    values: list[str | None] = ["", "a" * 15, "b" * 16, "c" * 17, "d" * 48, "Jl. Mulawarman RT 012", None, "é漢字" * 9]
+    values += [f"08{n:010d}" for n in range(200)]
+    tokens = FieldCipher(key).encrypt_many(values)
+    reference = Fernet(key.encode("ascii"))
+    for value, token in zip(values, tokens, strict=True):
+        if value is None:
+            assert token is None
+            continue
+        assert token is not None and token.startswith(FieldCipher(key).key_id + ":")
+        assert reference.decrypt(token.split(":", 1)[1].encode("ascii")).decode("utf-8") == value
+        assert FieldCipher(new_key(), key).decrypt(token) == value  # readable after rotation too
+    ivs = {base64.urlsafe_b64decode(t.split(":", 1)[1])[9:25] for t in tokens if t is not None}
+    assert len(ivs) == len([v for v in values if v is not None])
+    assert FieldCipher(key).encrypt_many([]) == []
 
 
 def test_fixed_clock_moves_only_when_told() -> None:

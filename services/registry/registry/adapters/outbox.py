@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import UTC, date
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Date, DateTime, Table
@@ -41,39 +41,36 @@ def outbox_rows(uow: UnitOfWork, events: Sequence[Event]) -> list[dict[str, Any]
         event_id = str(uuid.uuid4())
         # Same rule as new_envelope: without a correlation id, an event correlates with itself.
         correlation = uow.correlation_id or event_id
-        env = replace(
-            template,
-            id=event_id,
-            type=event.ce_type(),
-            subject=event.aggregate_id(),
-            correlation_id=correlation,
-            causation_id=uow.causation_id or correlation,
-        )
+        ce_type, subject = event.ce_type(), event.aggregate_id()
         headers = {
             **base,
-            "ce_id": env.id,
-            "ce_type": env.type,
-            "ce_subject": env.subject,
-            "ce_correlationid": env.correlation_id,
-            "ce_causationid": env.causation_id,
+            "ce_id": event_id,
+            "ce_type": ce_type,
+            "ce_subject": subject,
+            "ce_correlationid": correlation,
+            "ce_causationid": uow.causation_id or correlation,
         }
         rows.append(
             {
-                "event_id": env.id,
+                "event_id": event_id,
                 "topic": event.topic,
-                "key": env.subject,
-                "ce_type": env.type,
+                "key": subject,
+                "ce_type": ce_type,
                 "headers": headers,
                 "payload": event.model_dump_json(),
                 "created_at": now,
                 "published_at": None,
             }
         )
-        uow.emitted.append((env, event))  # so the commit wakes the relay
+    if events:
+        uow.emitted.append((template, events[-1]))  # so the commit wakes the relay
     return rows
 
 
-def _sqlite_converter(kind: Any) -> Callable[[Any], Any]:
+Converter = Callable[[Any], Any] | None  # None: the driver takes the value as it is
+
+
+def _sqlite_converter(kind: Any) -> Converter:
     """What SQLAlchemy itself would store in SQLite for this column type."""
     if isinstance(kind, JSON):
         return lambda v: None if v is None else json.dumps(v)
@@ -92,13 +89,31 @@ def _sqlite_converter(kind: Any) -> Callable[[Any], Any]:
         return lambda v: v.isoformat() if isinstance(v, date) else v
     if isinstance(kind, Boolean):
         return lambda v: None if v is None else int(bool(v))
-    return lambda v: v
+    return None
 
 
-def _pg_converter(kind: Any) -> Callable[[Any], Any]:
+def _pg_converter(kind: Any) -> Converter:
     if isinstance(kind, JSON):
         return lambda v: None if v is None else json.dumps(v)  # asyncpg takes json as text
-    return lambda v: v
+    return None
+
+
+def _tuples(
+    table: Table, columns: list[str], rows: list[dict[str, Any]], make: Callable[[Any], Converter]
+) -> list[Any]:
+    """The rows as value tuples in `columns` order, converted where the column needs it
+    (itemgetter picks the values in C: 100,000 cadres are ~5 million values)."""
+    pick = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
+    converters = [(i, f) for i, c in enumerate(columns) if (f := make(table.c[c].type)) is not None]
+    if not converters:
+        return [pick(row) for row in rows]
+    out = []
+    for row in rows:
+        values = list(pick(row))
+        for i, f in converters:
+            values[i] = f(values[i])
+        out.append(tuple(values))
+    return out
 
 
 async def insert_many(uow: UnitOfWork, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -107,21 +122,16 @@ async def insert_many(uow: UnitOfWork, table: Table, rows: list[dict[str, Any]])
         return
     columns = list(rows[0])
     connection = await uow.session.connection()
-    postgres = connection.dialect.name == "postgresql"
-    make = _pg_converter if postgres else _sqlite_converter
-    converters = [(c, make(table.c[c].type)) for c in columns]
-    if postgres:
+    if connection.dialect.name == "postgresql":
         raw = await connection.get_raw_connection()
         driver: Any = raw.driver_connection
-        records = [tuple(f(row[c]) for c, f in converters) for row in rows]
+        records = _tuples(table, columns, rows, _pg_converter)
         await driver.copy_records_to_table(table.name, records=records, columns=columns)
         return
     names = ", ".join(f'"{c}"' for c in columns)
     sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" for _ in columns)})'
     for start in range(0, len(rows), CHUNK):
-        chunk = rows[start : start + CHUNK]
-        values = [tuple(f(row[c]) for c, f in converters) for row in chunk]
-        await connection.exec_driver_sql(sql, values)
+        await connection.exec_driver_sql(sql, _tuples(table, columns, rows[start : start + CHUNK], _sqlite_converter))
 
 
 async def emit_many(uow: UnitOfWork, events: Sequence[Event]) -> None:
