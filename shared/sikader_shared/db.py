@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, Text, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -55,7 +55,23 @@ def make_engine(url: str, echo: bool = False) -> AsyncEngine:
             cur.close()
 
         return engine
-    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    event.listen(engine.sync_engine, "handle_error", _server_unavailable_is_a_disconnect)
+    return engine
+
+
+# A server that is shutting down, crashed, still starting or full answers with these SQLSTATEs
+# (asyncpg reports them as plain errors). They mean "the database is away for a moment", like
+# a dropped connection: marked as a disconnect, the error says `connection_invalidated`, the
+# pool drops the connection, and the consumer retries the batch later instead of
+# dead-lettering its events.
+_SERVER_UNAVAILABLE = ("57P01", "57P02", "57P03", "53300")  # admin / crash shutdown, cannot connect now, too many
+
+
+def _server_unavailable_is_a_disconnect(context: ExceptionContext) -> None:
+    sqlstate = str(getattr(context.original_exception, "sqlstate", None) or "")
+    if sqlstate in _SERVER_UNAVAILABLE or sqlstate.startswith("08"):
+        context.is_disconnect = True
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
