@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import base64
+import random
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.partitioner import murmur2 as reference_murmur2
 from cryptography.fernet import Fernet
 
 from sikader_shared.clock import FixedClock
@@ -13,6 +17,7 @@ from sikader_shared.crypto import FieldCipher, FieldCipherError, new_key
 from sikader_shared.db import async_url
 from sikader_shared.envelope import EnvelopeError, new_envelope, parse_envelope
 from sikader_shared.inbox import DeadLetter, _type_family
+from sikader_shared.partitioner import murmur2, partition_for
 from sikader_shared.topics import CATALOGUE, MIN_PARTITIONS, all_topic_names, dlq_topic
 
 
@@ -147,3 +152,17 @@ def test_kafka_security_settings_for_a_real_cluster() -> None:
     assert isinstance(faststream_security(secure), SASLScram512)
     with pytest.raises(ValueError, match="KAFKA_SECURITY_PROTOCOL"):
         security_kwargs(ServiceSettings(kafka_security_protocol="TLS"))
+
+
+def test_partitioner_agrees_with_kafkas_default_partitioner() -> None:
+    """Every Kafka client must put an aggregate's events on the same partition."""
+    rng = random.Random(6471)
+    reference = DefaultPartitioner()
+    partitions = list(range(6))
+    keys = [rng.randbytes(rng.randint(0, 80)) for _ in range(3000)]
+    keys += [str(uuid.UUID(int=n)).encode() for n in range(500)]
+    for key in keys:
+        assert murmur2(key) == reference_murmur2(key)
+        assert partition_for(key, partitions, partitions) == reference(key, partitions, partitions)
+        assert partition_for(key, list(range(12)), []) == reference(key, list(range(12)), [])
+    assert partition_for(None, partitions, [4]) == 4  # no key: any available partition
