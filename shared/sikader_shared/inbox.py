@@ -5,12 +5,15 @@ Per batch from Kafka: decode and validate every record; the good ones go through
 to the service's DLQ topic, unchanged, with the reason in headers; only after the DB commit
 and the DLQ acks are the offsets committed. If the batch transaction fails, each event is
 retried alone a bounded number of times, then dead-lettered, so one poison event never
-blocks the partition."""
+blocks the partition.
+
+The inbox rows of a batch go in with one statement (`ON CONFLICT DO NOTHING RETURNING`):
+what comes back is new; only the rest (repeats, rare) are looked up for their body hash. A
+`BatchHandler` receives a run of consecutive new events at once (set-based handlers)."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -24,11 +27,24 @@ from sikader_shared.db import DlqRecord, InboxRecord
 from sikader_shared.envelope import Envelope, EnvelopeError, headers_to_dict, parse_envelope
 from sikader_shared.events.base import EVENT_MODELS, Event
 from sikader_shared.logging import correlation_id_var, event_id_var
-from sikader_shared.uow import Actor, UnitOfWork
+from sikader_shared.uow import SYSTEM, Actor, UnitOfWork, bulk_insert
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[UnitOfWork, Any, Envelope], Awaitable[None]]
+INBOX = InboxRecord.__table__  # type: ignore[attr-defined]
+
+
+class BatchHandler:
+    """A handler that takes many events at once: the consumer passes it each run of
+    consecutive new events it handles, in order, inside the batch's transaction. Called
+    with one event it behaves as a plain handler (the one-by-one retry path)."""
+
+    def __init__(self, apply: Callable[[UnitOfWork, list[tuple[Any, Envelope]]], Awaitable[None]]) -> None:
+        self.apply = apply
+
+    async def __call__(self, uow: UnitOfWork, event: Any, envelope: Envelope) -> None:
+        await self.apply(uow, [(event, envelope)])
 
 
 class Record(Protocol):
@@ -124,16 +140,15 @@ class EventConsumer:
         body = record.value or b""
         if len(body) > self.max_body_bytes:
             return DeadLetter(record, f"body of {len(body)} bytes exceeds {self.max_body_bytes}", 1, env.id)
-        try:
-            data = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return DeadLetter(record, f"body is not JSON: {exc}", 1, env.id)
         model, _ = self.handlers[env.type]
         try:
-            event = model.model_validate(data)
+            event = model.model_validate_json(body)  # parse and validate in one pass (no dict in between)
         except ValidationError as exc:
-            errors = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
-            return DeadLetter(record, f"schema: {errors}", 1, env.id)
+            errors = exc.errors()
+            if errors and errors[0]["type"] == "json_invalid":
+                return DeadLetter(record, f"body is not JSON: {errors[0]['msg']}", 1, env.id)
+            text = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors[:5])
+            return DeadLetter(record, f"schema: {text}", 1, env.id)
         return Decoded(record, env, event, hashlib.sha256(body).hexdigest())
 
     # -- applying -------------------------------------------------------------------------
@@ -142,35 +157,65 @@ class EventConsumer:
         """Inside one transaction: skip what was applied, dead-letter conflicting repeats,
         apply the rest. Returns dead letters found (not yet published)."""
         dead: list[DeadLetter] = []
-        inbox_rows: list[dict[str, Any]] = []
-        ids = list({d.envelope.id for d in items})
-        seen: dict[str, str] = {}
-        if ids:
-            rows = await uow.session.exec(
+        first: dict[str, Decoded] = {}
+        for d in items:  # repeats inside the batch
+            seen = first.get(d.envelope.id)
+            if seen is None:
+                first[d.envelope.id] = d
+            elif seen.body_hash != d.body_hash:
+                dead.append(DeadLetter(d.record, "repeated ce_id with a different body", 1, d.envelope.id))
+            else:
+                self.skipped_total += 1
+        now = uow.clock.now()
+        rows = [
+            {
+                "consumer": self.name,
+                "event_id": d.envelope.id,
+                "body_hash": d.body_hash,
+                "ce_type": d.envelope.type,
+                "applied_at": now,
+            }
+            for d in sorted(first.values(), key=lambda d: d.envelope.id)  # one lock order for all consumers
+        ]
+        new = set(await bulk_insert(uow.session, INBOX, rows, on_conflict="nothing", returning="event_id"))
+        repeats = [i for i in first if i not in new]
+        stored: dict[str, str] = {}
+        for start in range(0, len(repeats), 500):
+            found = await uow.session.exec(
                 select(InboxRecord.event_id, InboxRecord.body_hash).where(
-                    InboxRecord.consumer == self.name, col(InboxRecord.event_id).in_(ids)
+                    InboxRecord.consumer == self.name, col(InboxRecord.event_id).in_(repeats[start : start + 500])
                 )
             )
-            seen = dict(rows.all())
+            stored.update(dict(found.all()))
+        todo: list[Decoded] = []
         for d in items:
-            previous = seen.get(d.envelope.id)
-            if previous is not None:
-                if previous != d.body_hash:
-                    dead.append(DeadLetter(d.record, "repeated ce_id with a different body", 1, d.envelope.id))
-                else:
-                    self.skipped_total += 1
+            if first.get(d.envelope.id) is not d:
+                continue  # a repeat inside the batch, handled above
+            if d.envelope.id in new:
+                todo.append(d)
+            elif stored.get(d.envelope.id) != d.body_hash:
+                dead.append(DeadLetter(d.record, "repeated ce_id with a different body", 1, d.envelope.id))
+            else:
+                self.skipped_total += 1
+        await self._run_handlers(uow, todo)
+        return dead
+
+    async def _run_handlers(self, uow: UnitOfWork, todo: list[Decoded]) -> None:
+        """Per event in order; consecutive events of one BatchHandler go to it together."""
+        i = 0
+        while i < len(todo):
+            _, handler = self.handlers[todo[i].envelope.type]
+            if isinstance(handler, BatchHandler):
+                j = i + 1
+                while j < len(todo) and self.handlers[todo[j].envelope.type][1] is handler:
+                    j += 1
+                # Many events, many causes: the handler sets actor and causation per effect.
+                uow.actor, uow.correlation_id, uow.causation_id = SYSTEM, None, None
+                await handler.apply(uow, [(d.event, d.envelope) for d in todo[i:j]])
+                self.applied_total += j - i
+                i = j
                 continue
-            seen[d.envelope.id] = d.body_hash
-            inbox_rows.append(
-                {
-                    "consumer": self.name,
-                    "event_id": d.envelope.id,
-                    "body_hash": d.body_hash,
-                    "ce_type": d.envelope.type,
-                    "applied_at": uow.clock.now(),
-                }
-            )
-            _, handler = self.handlers[d.envelope.type]
+            d = todo[i]
             token_e = event_id_var.set(d.envelope.id)
             token_c = correlation_id_var.set(d.envelope.correlation_id)
             try:
@@ -182,8 +227,7 @@ class EventConsumer:
                 event_id_var.reset(token_e)
                 correlation_id_var.reset(token_c)
             self.applied_total += 1
-        uow.add_rows(InboxRecord, inbox_rows)  # inserted in bulk with the effects, at commit
-        return dead
+            i += 1
 
     async def process(self, records: Sequence[Record]) -> list[DeadLetter]:
         """Apply a batch. Returns the dead letters the caller must publish (and have acked)

@@ -5,11 +5,15 @@ relay is woken right after the commit."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cache
+from typing import Any, Literal
 
-from sqlalchemy import insert
+from sqlalchemy import JSON, Table, insert, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -135,8 +139,8 @@ class UnitOfWork:
         """Insert the queued outbox, audit and other rows (one statement per table), then
         flush the ORM session."""
         for model, rows in self._pending.items():
-            if rows:  # Core insert: no per-row ORM bookkeeping
-                await self.session.execute(insert(model.__table__), rows)  # type: ignore[attr-defined]
+            if rows:  # no per-row ORM bookkeeping
+                await bulk_insert(self.session, model.__table__, rows)  # type: ignore[attr-defined]
         self._pending.clear()
         await self.session.flush()
 
@@ -145,3 +149,87 @@ class UnitOfWork:
         await self.session.commit()
         if self.emitted and self._signal is not None:
             self._signal.set()
+
+
+# --------------------------------------------------------------------------- bulk rows
+
+_PG = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
+@cache
+def _pg_array_type(table: Table, column: str) -> tuple[str, bool]:
+    """The PostgreSQL array type a column's values travel in, and whether it is JSON (sent
+    as text, cast back in the statement)."""
+    col_type = table.c[column].type
+    if isinstance(col_type, JSON):
+        return "TEXT[]", True
+    return f"{col_type.compile(dialect=_PG)}[]", False
+
+
+@cache
+def _pg_statement(
+    table: Table, columns: tuple[str, ...], on_conflict: str | None, keys: tuple[str, ...], returning: str | None
+) -> str:
+    q = _PG.identifier_preparer.quote
+    names = [q(c) for c in columns]
+    types = [_pg_array_type(table, c) for c in columns]
+    arrays = ", ".join(f"CAST(:p{i} AS {t})" for i, (t, _) in enumerate(types))
+    picked = ", ".join(
+        f"CAST(u.{n} AS JSON)" if is_json else f"u.{n}" for n, (_, is_json) in zip(names, types, strict=True)
+    )
+    listed = ", ".join(names)
+    sql = f"INSERT INTO {q(table.name)} ({listed}) SELECT {picked} FROM unnest({arrays}) AS u({listed})"
+    if on_conflict == "nothing":
+        sql += " ON CONFLICT DO NOTHING"
+    elif on_conflict == "update":
+        updates = ", ".join(f"{n} = EXCLUDED.{n}" for c, n in zip(columns, names, strict=True) if c not in keys)
+        sql += f" ON CONFLICT ({', '.join(q(k) for k in keys)}) DO " + (
+            f"UPDATE SET {updates}" if updates else "NOTHING"
+        )
+    if returning:
+        sql += f" RETURNING {q(returning)}"
+    return sql
+
+
+async def bulk_insert(
+    session: AsyncSession,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    on_conflict: Literal["nothing", "update"] | None = None,
+    keys: Sequence[str] = (),
+    returning: str | None = None,
+) -> list[Any]:
+    """Insert many rows (all with the same keys) in one statement per table: on PostgreSQL
+    one array per column through `unnest` (one round trip, one parameter per column, ~5x
+    cheaper per row than executemany); on SQLite an executemany. `on_conflict="update"`
+    upserts on `keys` (rows must be unique on them); `returning` names one column whose
+    values come back for the rows actually inserted."""
+    if not rows:
+        return []
+    columns = tuple(rows[0])
+    if session.get_bind().dialect.name == "postgresql":
+        params: dict[str, list[Any]] = {}
+        for i, c in enumerate(columns):
+            values = [r[c] for r in rows]
+            if _pg_array_type(table, c)[1]:
+                values = [None if v is None else json.dumps(v) for v in values]
+            params[f"p{i}"] = values
+        sql = _pg_statement(table, columns, on_conflict, tuple(keys), returning)
+        result = await session.execute(text(sql), params)
+        return list(result.scalars()) if returning else []
+    # SQLite: executemany (its C loop is cheap); RETURNING through SQLAlchemy's insertmanyvalues.
+    stmt: Any = insert(table)
+    if on_conflict is not None:
+        stmt = sqlite.insert(table)
+        if on_conflict == "nothing":
+            stmt = stmt.on_conflict_do_nothing()
+        else:
+            stmt = stmt.on_conflict_do_update(
+                index_elements=list(keys), set_={c: stmt.excluded[c] for c in columns if c not in keys}
+            )
+    if returning:
+        stmt = stmt.returning(table.c[returning])
+        return list((await session.execute(stmt, list(rows))).scalars())
+    await session.execute(stmt, list(rows))
+    return []

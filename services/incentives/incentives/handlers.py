@@ -1,17 +1,19 @@
 """One function per command or event: load, call the domain, save through the unit of work,
-emit. Input events are staged by the consumer and applied by the projector in batches
-(set-based), which then re-decides the affected cadres for the open period."""
+emit. Input events are applied a batch at a time in the consumer's transaction (set-based),
+which then re-decides the affected cadres for the open period."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, text
+from sqlalchemy import select as sa_select
 from sqlmodel import col, delete, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from incentives.adapters import calculation as calc
 from incentives.adapters import store
@@ -52,10 +54,12 @@ from sikader_shared.clock import utc
 from sikader_shared.crypto import FieldCipher
 from sikader_shared.envelope import Envelope
 from sikader_shared.errors import Conflict, Forbidden, Invalid, NotFound
+from sikader_shared.inbox import BatchHandler
 from sikader_shared.uow import UnitOfWork
 
 RECOMPUTE_ALL = "internal.incentives.RecomputeAll"
 PROJECTOR_LOCK = 5_100_317  # pg advisory lock key: one projector at a time per database
+DECIDE_LOCK = 5_100_318  # pg advisory lock key: one deciding transaction at a time per database
 CLOSED_STATES = {PeriodState.APPROVED.value, PeriodState.PAID.value, PeriodState.CLOSED.value}
 
 
@@ -76,49 +80,134 @@ def refuse(exc: TransitionRefused) -> Conflict:
 
 # =========================================================================== input events
 
+Input = tuple[ev.Event, Envelope]
+CADRE, POSYANDU, CERTIFICATE, PAYMENT = "cadre", "posyandu", "certificate", "payment"
+INPUT_KIND: dict[type[ev.Event], str] = {
+    **dict.fromkeys(fx.CADRE_EVENTS, CADRE),
+    **dict.fromkeys(fx.POSYANDU_EVENTS, POSYANDU),
+    **dict.fromkeys(fx.CERTIFICATE_EVENTS, CERTIFICATE),
+    ev.CadrePaymentDetailsChanged: PAYMENT,
+}
+
 
 def make_event_handlers(cipher: Callable[[], FieldCipher]) -> dict[type[ev.Event], Any]:
-    """Every input event is staged in the consumer's transaction (no reads: batch-friendly);
-    the projector applies staged events in order."""
+    """Every input event is applied in the consumer's transaction, a run of a batch at a
+    time (set-based): the projections first, then the decisions of the cadres concerned."""
 
-    async def stage(uow: UnitOfWork, event: ev.Event, env: Envelope) -> None:
-        # A plain row, inserted in bulk with the batch (an ORM object per event costs more).
-        row = {
-            "event_id": env.id,
-            "ce_type": env.type,
-            "event_time": env.time,
-            "correlation_id": env.correlation_id,
-            "actor": env.actor,
-            "payload": event.to_json_dict(),
-        }
-        uow.add_rows(StagedInput, [row])
+    async def apply(uow: UnitOfWork, items: list[Input]) -> None:
+        for event, _ in items:
+            if isinstance(event, ev.CadrePaymentDetailsChanged):
+                # Fail here (-> retries, then the DLQ to re-drive once the key is fixed) rather
+                # than discover at payment time that the details cannot be read.
+                c = cipher()
+                for token in (event.bank_enc, event.account_number_enc, event.account_holder_enc):
+                    c.decrypt(token)
+        await apply_inputs(uow, items)
 
-    async def stage_payment_details(uow: UnitOfWork, event: ev.CadrePaymentDetailsChanged, env: Envelope) -> None:
-        # Fail here (-> retries, then the DLQ to re-drive once the key is fixed) rather than
-        # discover at payment time that the details cannot be read.
-        c = cipher()
-        for token in (event.bank_enc, event.account_number_enc, event.account_holder_enc):
-            c.decrypt(token)
-        await stage(uow, event, env)
+    return dict.fromkeys(INPUT_KIND, BatchHandler(apply))
 
-    handlers: dict[type[ev.Event], Any] = {
-        m: stage for m in (*fx.CADRE_EVENTS, *fx.POSYANDU_EVENTS, *fx.CERTIFICATE_EVENTS)
-    }
-    handlers[ev.CadrePaymentDetailsChanged] = stage_payment_details
-    return handlers
+
+async def lock_decisions(session: AsyncSession) -> None:
+    """On PostgreSQL, one transaction at a time decides (per database), so that instances
+    consuming in parallel never decide on each other's uncommitted facts nor announce one
+    change twice. Taken after the transaction's projection writes (made in id order): the
+    holder writes only decisions and outbox rows, which nobody writes without the lock, so
+    waiting for it cannot deadlock. SQLite has a single writer anyway."""
+    if calc.dialect_of(session) == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": DECIDE_LOCK})
+
+
+async def apply_inputs(uow: UnitOfWork, items: Sequence[Input], *, recompute_all: bool = False) -> None:
+    """Applies input events (in order) to the projections, then re-decides the cadres they
+    concern for the open period."""
+    session = uow.session
+    if calc.dialect_of(session) == "postgresql":
+        # The lookups below take id arrays of a batch's size. A prepared statement's generic
+        # plan, made while a table was small, scans it whole for every id (measured: 200 ms
+        # a batch at 10,000 rows, growing with the table); a custom plan probes the index.
+        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    # Dispatch on type(): isinstance on pydantic models goes through ABCMeta (slow per event).
+    kinds: list[tuple[str | None, Any, Envelope]] = [(INPUT_KIND.get(type(e)), e, env) for e, env in items]
+    cadre_ids = {e.cadre_id for k, e, _ in kinds if k in (CADRE, CERTIFICATE)}
+    cadres = await store.load_cadres(session, {e.cadre_id for k, e, _ in kinds if k == CADRE})
+    certs = await store.load_certificates(session, {e.certificate_id for k, e, _ in kinds if k == CERTIFICATE})
+    posy = await store.load_posyandu(session, {e.posyandu_id for k, e, _ in kinds if k == POSYANDU})
+
+    changed_cadres: set[str] = set()
+    changed_certs: set[str] = set()
+    changed_posy: set[str] = set()
+    payments: list[fx.PaymentDetails] = []
+    touched_posyandu: set[str] = set()
+    cause: dict[str, Envelope] = {}  # aggregate -> the latest event that touched it
+    for kind, event, env in kinds:
+        if kind == CADRE:
+            before = cadres.get(event.cadre_id)
+            cadres[event.cadre_id] = fx.apply_cadre_event(before, event, env)
+            changed_cadres.add(event.cadre_id)
+            if before is not None and before.posyandu_id:
+                touched_posyandu.add(before.posyandu_id)  # a transfer frees a place under the old cap
+            cause[event.cadre_id] = env
+        elif kind == POSYANDU:
+            posy[event.posyandu_id] = fx.apply_posyandu_event(posy.get(event.posyandu_id), event, env)
+            changed_posy.add(event.posyandu_id)
+            touched_posyandu.add(event.posyandu_id)
+            cause[event.posyandu_id] = env
+        elif kind == CERTIFICATE:
+            certs[event.certificate_id] = fx.apply_certificate_event(certs.get(event.certificate_id), event, env)
+            changed_certs.add(event.certificate_id)
+            cause[event.cadre_id] = env
+        elif kind == PAYMENT:
+            payments.append(fx.apply_payment_details(event, env))
+
+    # One table order and id order within each (see lock_decisions).
+    await store.save_cadres(session, (cadres[i] for i in changed_cadres))
+    await store.save_posyandu(session, (posy[i] for i in changed_posy))
+    await store.save_certificates(session, (certs[i] for i in changed_certs))
+    await store.save_payment_details(session, payments)
+
+    await lock_decisions(session)
+    # Cadres decide together with the other cadres of their Posyandu (the cap ranks them).
+    # Read again under the lock: another instance may have assigned or created them since.
+    lone: set[str] = set()
+    for c in (await store.load_cadres(session, cadre_ids)).values():
+        if c.posyandu_id:
+            touched_posyandu.add(c.posyandu_id)
+        else:
+            lone.add(c.cadre_id)
+    if recompute_all:
+        touched_posyandu |= set((await session.execute(select(PosyanduRow.posyandu_id))).scalars())
+        lone |= set(
+            (await session.execute(select(CadreRow.cadre_id).where(col(CadreRow.posyandu_id).is_(None)))).scalars()
+        )
+    await recompute_live(uow, touched_posyandu, lone, cause)
 
 
 async def project_staged(uow: UnitOfWork, limit: int = 2000) -> int:
-    """Applies up to `limit` staged events to the projections (in arrival order), then
-    re-decides the cadres they concern for the open period. Returns how many were applied."""
+    """Applies up to `limit` staged inputs in order: internal requests (a recompute after a
+    new policy) and events staged by earlier versions of the service. Returns how many."""
     session = uow.session
     if calc.dialect_of(session) == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PROJECTOR_LOCK})
-    staged = list((await session.execute(select(StagedInput).order_by(col(StagedInput.seq)).limit(limit))).scalars())
+        # One projector at a time consumes staged rows; a busy one will see these next time.
+        got = await session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": PROJECTOR_LOCK})
+        if not got:
+            return 0
+    t = StagedInput.__table__  # type: ignore[attr-defined]
+    staged = (
+        await session.execute(
+            sa_select(t.c.seq, t.c.event_id, t.c.ce_type, t.c.event_time, t.c.correlation_id, t.c.actor, t.c.payload)
+            .order_by(t.c.seq)
+            .limit(limit)
+        )
+    ).all()
     if not staged:
         return 0
-    items: list[tuple[ev.Event | None, Envelope, StagedInput]] = []
+    items: list[Input] = []
+    recompute_all = False
     for s in staged:
+        model = ev.model_for(s.ce_type)
+        if model is None:
+            recompute_all = recompute_all or s.ce_type == RECOMPUTE_ALL
+            continue
         env = Envelope(
             id=s.event_id,
             source="",
@@ -129,72 +218,9 @@ async def project_staged(uow: UnitOfWork, limit: int = 2000) -> int:
             correlation_id=s.correlation_id or s.event_id,
             causation_id=s.event_id,
         )
-        model = ev.model_for(s.ce_type)
-        items.append((model.model_validate(s.payload) if model else None, env, s))
-
-    cadre_ids = {e.cadre_id for e, _, _ in items if isinstance(e, fx.CADRE_EVENTS + fx.CERTIFICATE_EVENTS)}
-    cert_ids = {e.certificate_id for e, _, _ in items if isinstance(e, fx.CERTIFICATE_EVENTS)}
-    posyandu_ids = {e.posyandu_id for e, _, _ in items if isinstance(e, fx.POSYANDU_EVENTS)}
-    cadres = await store.load_cadres(session, cadre_ids)
-    certs = await store.load_certificates(session, cert_ids)
-    posy = await store.load_posyandu(session, posyandu_ids)
-
-    changed_cadres: set[str] = set()
-    changed_certs: set[str] = set()
-    changed_posy: set[str] = set()
-    payments: list[fx.PaymentDetails] = []
-    touched_posyandu: set[str] = set()
-    touched_cadres: set[str] = set()
-    cause: dict[str, Envelope] = {}  # aggregate -> the latest event that touched it
-    recompute_all = False
-    for event, env, s in items:
-        if event is None:
-            recompute_all = recompute_all or s.ce_type == RECOMPUTE_ALL
-            continue
-        if isinstance(event, fx.CADRE_EVENTS):
-            before = cadres.get(event.cadre_id)
-            after = fx.apply_cadre_event(before, event, env)
-            cadres[event.cadre_id] = after
-            changed_cadres.add(event.cadre_id)
-            touched_cadres.add(event.cadre_id)
-            if before is not None and before.posyandu_id:
-                touched_posyandu.add(before.posyandu_id)  # a transfer frees a place under the old cap
-            cause[event.cadre_id] = env
-        elif isinstance(event, fx.POSYANDU_EVENTS):
-            posy[event.posyandu_id] = fx.apply_posyandu_event(posy.get(event.posyandu_id), event, env)
-            changed_posy.add(event.posyandu_id)
-            touched_posyandu.add(event.posyandu_id)
-            cause[event.posyandu_id] = env
-        elif isinstance(event, fx.CERTIFICATE_EVENTS):
-            certs[event.certificate_id] = fx.apply_certificate_event(certs.get(event.certificate_id), event, env)
-            changed_certs.add(event.certificate_id)
-            touched_cadres.add(event.cadre_id)
-            cause[event.cadre_id] = env
-        elif isinstance(event, ev.CadrePaymentDetailsChanged):
-            payments.append(fx.apply_payment_details(event, env))
-
-    await store.save_cadres(session, (cadres[i] for i in sorted(changed_cadres)))
-    await store.save_posyandu(session, (posy[i] for i in sorted(changed_posy)))
-    await store.save_certificates(session, (certs[i] for i in sorted(changed_certs)))
-    await store.save_payment_details(session, payments)
+        items.append((model.model_validate(s.payload), env))
     await session.execute(delete(StagedInput).where(col(StagedInput.seq) <= staged[-1].seq))
-
-    # Cadres decide together with the other cadres of their Posyandu (the cap ranks them).
-    missing = touched_cadres - cadres.keys()
-    cadres.update(await store.load_cadres(session, missing))
-    lone: set[str] = set()
-    for cid in touched_cadres:
-        c = cadres.get(cid)
-        if c is not None and c.posyandu_id:
-            touched_posyandu.add(c.posyandu_id)
-        elif c is not None:
-            lone.add(cid)
-    if recompute_all:
-        touched_posyandu |= set((await session.execute(select(PosyanduRow.posyandu_id))).scalars())
-        lone |= set(
-            (await session.execute(select(CadreRow.cadre_id).where(col(CadreRow.posyandu_id).is_(None)))).scalars()
-        )
-    await recompute_live(uow, touched_posyandu, lone, cause)
+    await apply_inputs(uow, items, recompute_all=recompute_all)
     return len(staged)
 
 
@@ -212,10 +238,8 @@ async def recompute_live(
         return 0  # an approved period changes only by payments: late facts become corrections
     policy = policy_for(await store.policies(session), str(period))
     changed = 0
-    ids = sorted(posyandu_ids)
-    for part in store.chunks(ids, 200):
-        cadres = await store.load_cadres_at(session, part)
-        changed += await _decide_and_announce(uow, period, policy, cadres, cause)
+    for part in store.chunks(sorted(posyandu_ids), 2000):  # bounded memory for a recompute of all
+        changed += await _decide_and_announce(uow, period, policy, await store.load_cadres_at(session, part), cause)
     if lone_cadre_ids:
         lone = [c for c in (await store.load_cadres(session, lone_cadre_ids)).values() if not c.posyandu_id]
         changed += await _decide_and_announce(uow, period, policy, lone, cause)
@@ -231,17 +255,14 @@ async def _decide_and_announce(
     posy = await store.load_posyandu(session, {c.posyandu_id for c in cadres if c.posyandu_id})
     certs = await store.load_certificates_of(session, [c.cadre_id for c in cadres])
     decisions = evaluate(cadres, posy, certs, period, policy, apply_budget=False)
-    live: dict[str, LiveEligibilityRow] = {}
-    for part in store.chunks([d.cadre_id for d in decisions]):
-        rows = await session.execute(select(LiveEligibilityRow).where(col(LiveEligibilityRow.cadre_id).in_(part)))
-        live.update({r.cadre_id: r for r in rows.scalars()})
+    live = {r[0]: (bool(r[1]), int(r[2])) for r in await store.live_decisions(session, [d.cadre_id for d in decisions])}
     now = uow.clock.now()
     upserts: list[dict[str, Any]] = []
     for d in decisions:
         prev = live.get(d.cadre_id)
         if prev is None and not d.eligible:
             continue  # nothing announced yet and nothing to announce: not eligible is the default
-        if prev is not None and prev.eligible == d.eligible and prev.amount == d.amount:
+        if prev is not None and prev == (d.eligible, d.amount):
             continue
         env = cause.get(d.cadre_id) or (cause.get(d.posyandu_id) if d.posyandu_id else None)
         uow.causation_id = env.id if env else None
@@ -258,8 +279,8 @@ async def _decide_and_announce(
                 posyandu_id=d.posyandu_id,
                 kelurahan_code=d.kelurahan_code or None,
                 kecamatan_code=d.kecamatan_code or None,
-                previous_eligible=prev.eligible if prev else None,
-                previous_amount=prev.amount if prev else None,
+                previous_eligible=prev[0] if prev else None,
+                previous_amount=prev[1] if prev else None,
                 decided_at=now,
             )
         )
@@ -274,7 +295,7 @@ async def _decide_and_announce(
                 "event_id": out.id,
             }
         )
-    await store.upsert(session, LiveEligibilityRow, upserts, ["cadre_id"])
+    await store.upsert(session, LiveEligibilityRow, sorted(upserts, key=lambda u: u["cadre_id"]), ["cadre_id"])
     return len(upserts)
 
 

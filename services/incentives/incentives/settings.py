@@ -10,6 +10,10 @@ class IncentivesSettings(ServiceSettings):
     http_port: int = 8003
     # Approved periods looked back on at each calculation for corrections (late facts).
     correction_lookback_periods: int = 3
-    # Staged input events applied per projector transaction, and its idle pause.
+    # Input events are applied a batch per transaction: larger batches spread the fixed cost
+    # of a transaction (a dozen statements, the decision lock) over more events.
+    consumer_max_records: int = 2000
+    # Staged inputs (a recompute after a new policy) applied per projector transaction, and
+    # the projector's idle pause.
     projector_batch: int = 2000
     projector_idle_s: float = 0.1

@@ -1,23 +1,25 @@
 """Loading and saving facts, policies and periods. Reads take sets of ids (one query per
-kind of fact, chunked), writes are multi-row upserts: the per-event cost stays small."""
+kind of fact, chunked; plain rows, no ORM objects), writes are one multi-row upsert per
+table (arrays through unnest on PostgreSQL): the per-event cost stays small."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, fields
+from dataclasses import fields
 from typing import Any, TypeVar
 
-from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Column, any_, bindparam
+from sqlalchemy import select as sa_select
+from sqlalchemy.dialects import postgresql
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from incentives.adapters.calculation import dialect_of
 from incentives.adapters.tables import (
     CadreRow,
     CertificateRow,
     DecisionRow,
+    LiveEligibilityRow,
     PaymentDetailsRow,
     PeriodRow,
     PolicyVersionRow,
@@ -28,6 +30,7 @@ from incentives.domain.periods import PeriodState
 from incentives.domain.policy import Policy
 from incentives.domain.rules import Decision
 from sikader_shared.clock import utc
+from sikader_shared.uow import bulk_insert
 
 CHUNK = 500
 T = TypeVar("T")
@@ -38,81 +41,85 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterable[Sequence[T]]:
         yield items[i : i + size]
 
 
-def to_facts(cls: type[T], row: Any) -> T:
-    return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})  # type: ignore[arg-type]
-
-
 async def upsert(session: AsyncSession, model: Any, rows: list[dict[str, Any]], keys: Sequence[str]) -> None:
-    """INSERT ... ON CONFLICT DO UPDATE of many rows in one statement per chunk."""
-    if not rows:
-        return
-    table: Table = model.__table__
-    insert = postgresql.insert if dialect_of(session) == "postgresql" else sqlite.insert
-    for part in chunks(rows, 1000):
-        stmt = insert(table)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=list(keys), set_={c: stmt.excluded[c] for c in part[0] if c not in keys}
-        )
-        await session.execute(stmt, list(part))
+    """INSERT ... ON CONFLICT DO UPDATE of many rows (unique on `keys`) in one statement."""
+    await bulk_insert(session, model.__table__, rows, on_conflict="update", keys=keys)
+
+
+def _columns(model: Any, facts: type) -> list[Column[Any]]:
+    """The table's columns in the order of the facts' fields: a row builds the facts as is."""
+    return [model.__table__.c[f.name] for f in fields(facts)]
+
+
+CADRE_COLUMNS = _columns(CadreRow, CadreFacts)
+POSYANDU_COLUMNS = _columns(PosyanduRow, PosyanduFacts)
+CERTIFICATE_COLUMNS = _columns(CertificateRow, CertificateFacts)
+
+
+async def _rows(session: AsyncSession, columns: list[Column[Any]], key: Column[Any], ids: Iterable[str]) -> list[Any]:
+    """Rows whose `key` is one of `ids`: on PostgreSQL one array parameter per chunk."""
+    out: list[Any] = []
+    postgres = session.get_bind().dialect.name == "postgresql"
+    for part in chunks(sorted(set(ids)), 5000 if postgres else CHUNK):
+        if postgres:
+            where = key == any_(bindparam("ids", list(part), type_=postgresql.ARRAY(key.type)))
+        else:
+            where = key.in_(part)
+        out.extend((await session.execute(sa_select(*columns).where(where))).all())
+    return out
 
 
 # --------------------------------------------------------------------------- facts
 
 
 async def load_cadres(session: AsyncSession, ids: Iterable[str]) -> dict[str, CadreFacts]:
-    out: dict[str, CadreFacts] = {}
-    for part in chunks(sorted(set(ids))):
-        rows = await session.exec(select(CadreRow).where(col(CadreRow.cadre_id).in_(part)))
-        for row in rows:
-            out[row.cadre_id] = to_facts(CadreFacts, row)
-    return out
+    return {r[0]: CadreFacts(*r) for r in await _rows(session, CADRE_COLUMNS, CADRE_COLUMNS[0], ids)}
 
 
 async def load_cadres_at(session: AsyncSession, posyandu_ids: Iterable[str]) -> list[CadreFacts]:
-    out: list[CadreFacts] = []
-    for part in chunks(sorted(set(posyandu_ids))):
-        rows = await session.exec(select(CadreRow).where(col(CadreRow.posyandu_id).in_(part)))
-        out.extend(to_facts(CadreFacts, r) for r in rows)
-    return out
+    key = CadreRow.__table__.c.posyandu_id  # type: ignore[attr-defined]
+    return [CadreFacts(*r) for r in await _rows(session, CADRE_COLUMNS, key, posyandu_ids)]
 
 
 async def load_posyandu(session: AsyncSession, ids: Iterable[str]) -> dict[str, PosyanduFacts]:
-    out: dict[str, PosyanduFacts] = {}
-    for part in chunks(sorted(set(ids))):
-        rows = await session.exec(select(PosyanduRow).where(col(PosyanduRow.posyandu_id).in_(part)))
-        for r in rows:
-            out[r.posyandu_id] = to_facts(PosyanduFacts, r)
-    return out
+    return {r[0]: PosyanduFacts(*r) for r in await _rows(session, POSYANDU_COLUMNS, POSYANDU_COLUMNS[0], ids)}
 
 
 async def load_certificates(session: AsyncSession, ids: Iterable[str]) -> dict[str, CertificateFacts]:
-    out: dict[str, CertificateFacts] = {}
-    for part in chunks(sorted(set(ids))):
-        rows = await session.exec(select(CertificateRow).where(col(CertificateRow.certificate_id).in_(part)))
-        for r in rows:
-            out[r.certificate_id] = to_facts(CertificateFacts, r)
-    return out
+    rows = await _rows(session, CERTIFICATE_COLUMNS, CERTIFICATE_COLUMNS[0], ids)
+    return {r[0]: CertificateFacts(*r) for r in rows}
 
 
 async def load_certificates_of(session: AsyncSession, cadre_ids: Iterable[str]) -> dict[str, list[CertificateFacts]]:
     out: dict[str, list[CertificateFacts]] = defaultdict(list)
-    for part in chunks(sorted(set(cadre_ids))):
-        rows = await session.exec(select(CertificateRow).where(col(CertificateRow.cadre_id).in_(part)))
-        for r in rows:
-            out[r.cadre_id].append(to_facts(CertificateFacts, r))
+    key = CertificateRow.__table__.c.cadre_id  # type: ignore[attr-defined]
+    for r in await _rows(session, CERTIFICATE_COLUMNS, key, cadre_ids):
+        out[r[1]].append(CertificateFacts(*r))
     return out
 
 
+def _plain(facts: Iterable[Any]) -> list[dict[str, Any]]:
+    # The facts' own field dicts (asdict would deep-copy every value); sorted by id, so
+    # that concurrent writers lock rows in one order.
+    return sorted((vars(f) for f in facts), key=lambda d: next(iter(d.values())))
+
+
+async def live_decisions(session: AsyncSession, cadre_ids: Iterable[str]) -> list[Any]:
+    """(cadre_id, eligible, amount) of what was last announced for these cadres."""
+    t = LiveEligibilityRow.__table__  # type: ignore[attr-defined]
+    return await _rows(session, [t.c.cadre_id, t.c.eligible, t.c.amount], t.c.cadre_id, cadre_ids)
+
+
 async def save_cadres(session: AsyncSession, facts: Iterable[CadreFacts]) -> None:
-    await upsert(session, CadreRow, [asdict(f) for f in facts], ["cadre_id"])
+    await upsert(session, CadreRow, _plain(facts), ["cadre_id"])
 
 
 async def save_posyandu(session: AsyncSession, facts: Iterable[PosyanduFacts]) -> None:
-    await upsert(session, PosyanduRow, [asdict(f) for f in facts], ["posyandu_id"])
+    await upsert(session, PosyanduRow, _plain(facts), ["posyandu_id"])
 
 
 async def save_certificates(session: AsyncSession, facts: Iterable[CertificateFacts]) -> None:
-    await upsert(session, CertificateRow, [asdict(f) for f in facts], ["certificate_id"])
+    await upsert(session, CertificateRow, _plain(facts), ["certificate_id"])
 
 
 async def save_payment_details(session: AsyncSession, details: Iterable[PaymentDetails]) -> None:
@@ -127,7 +134,7 @@ async def save_payment_details(session: AsyncSession, details: Iterable[PaymentD
     for row in stored:
         if utc(row.changed_at) > utc(latest[row.cadre_id].changed_at):
             latest.pop(row.cadre_id)
-    await upsert(session, PaymentDetailsRow, [asdict(d) for d in latest.values()], ["cadre_id"])
+    await upsert(session, PaymentDetailsRow, _plain(latest.values()), ["cadre_id"])
 
 
 # --------------------------------------------------------------------------- policies, periods, decisions

@@ -1,7 +1,8 @@
 """The incentives service's own tables (beside the shared infrastructure tables).
 
-Projections (cadres, posyandu, certificates, payment_details) are fed only by events, through
-staged_inputs. Decisions of a calculated period are a snapshot of the facts they used."""
+Projections (cadres, posyandu, certificates, payment_details) are fed only by events (applied
+by the consumer; staged_inputs holds internal recompute requests). Decisions of a calculated
+period are a snapshot of the facts they used."""
 
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ class PolicyVersionRow(IncentivesTable, table=True):
 
 
 class StagedInput(IncentivesTable, table=True):
-    """An applied input event waiting for the projector (or an internal recompute request)."""
+    """An internal recompute request (or an input event staged by an earlier version of the
+    service) waiting for the projector."""
 
     __tablename__ = "staged_inputs"
 

@@ -1,4 +1,6 @@
-"""Background job: the projector applies staged input events in batches."""
+"""Background job: the projector applies staged inputs (a recompute requested by a new
+policy; events staged by earlier versions). Input events themselves are applied by the
+consumer, in its transaction."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from incentives import handlers
 
 
 async def projector(runtime: Any, stop: asyncio.Event) -> None:
-    """Applies staged events (up to `projector_batch` per transaction) and re-decides the
+    """Applies staged inputs (up to `projector_batch` per transaction) and re-decides the
     cadres concerned; idles briefly when nothing is staged."""
     settings = runtime.settings
     while not stop.is_set():
