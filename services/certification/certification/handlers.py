@@ -55,7 +55,7 @@ from certification.schemas import (
 )
 from sikader_shared.clock import utc
 from sikader_shared.envelope import Envelope
-from sikader_shared.errors import Conflict, Invalid, NotFound
+from sikader_shared.errors import Conflict, Forbidden, Invalid, NotFound
 from sikader_shared.events import (
     CadreAssigned,
     CadreCertified,
@@ -212,6 +212,14 @@ async def complete_training(
     training = await uow.session.get(TrainingRow, training_id)
     if training is None:
         raise NotFound("training not found", training_id=training_id)
+    if training.created_by != uow.actor.client_id and not uow.actor.has("admin"):
+        # Attendance is the planning OPD's record: another OPD's key must not complete it
+        # (completion issues TrainingCompleted and renews certificates).
+        raise Forbidden(
+            "only the OPD client that planned the training may record its attendance",
+            training_id=training_id,
+            planned_by=training.created_by,
+        )
     if training.status == "completed":
         raise Conflict("training already completed", training_id=training_id)
     participants = await repo.participants_of(uow.session, training_id)

@@ -9,6 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col
 
 from notifications.adapters import repository as repo
@@ -412,8 +414,15 @@ async def unsubscribe(uow: UnitOfWork, cfg: NotificationConfig, token: str) -> t
     if parsed is None:
         raise NotFound("this unsubscribe link is not valid")
     cadre_id, channel = parsed
-    if await uow.session.get(OptOutRow, (cadre_id, channel)) is None:
-        uow.session.add(OptOutRow(cadre_id=cadre_id, channel=channel, at=uow.clock.now()))
+    # Insert-if-absent in one statement: two clicks at once (or a mail scanner fetching the
+    # link as the cadre clicks it) must both succeed, not race into a duplicate key (500).
+    insert = pg_insert if uow.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    added = await uow.session.execute(
+        insert(OptOutRow.__table__)  # type: ignore[attr-defined]
+        .values(cadre_id=cadre_id, channel=channel, at=uow.clock.now())
+        .on_conflict_do_nothing()
+    )
+    if getattr(added, "rowcount", 0):
         uow.audit("cadre.unsubscribe", "cadre", cadre_id, None, {"channel": channel})
     pending: Iterable[DeliveryRow] = (
         await uow.session.execute(

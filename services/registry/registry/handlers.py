@@ -459,9 +459,11 @@ async def close_posyandu(
     )
     reason = "posyandu_merged" if cmd.closure == "merged" else "posyandu_closed"
     for cadre in cadres:
+        cadre_before = _audit_cadre(cadre)
         await _end_assignment(uow, cadre.id, closed_on, reason)
         if target is not None:
             _move_cadre(uow, cadre, target, cadre.posyandu_role, closed_on, reason)
+            uow.audit("cadre.assign", "cadre", cadre.id, cadre_before, {**_audit_cadre(cadre), "reason": reason})
         else:
             cadre.posyandu_id = None
             cadre.posyandu_role = None
@@ -472,6 +474,7 @@ async def close_posyandu(
                     **cadre_state(cadre), changed=["posyandu_id", "posyandu_role"], updated_at=cadre.updated_at
                 )
             )
+            uow.audit("cadre.unassign", "cadre", cadre.id, cadre_before, {**_audit_cadre(cadre), "reason": reason})
     uow.audit(
         "posyandu.close",
         "posyandu",
@@ -824,7 +827,10 @@ def _change_status(
             effective_on=on,
         )
     )
-    uow.audit(action, "cadre", record.id, {"status": before}, {"status": status, "reason": cmd.reason})
+    # The Posyandu in both snapshots: the audit trail per Posyandu finds cadre writes by it.
+    where = {"posyandu_id": record.posyandu_id}
+    after = {"status": status, "reason": cmd.reason, **where}
+    uow.audit(action, "cadre", record.id, {"status": before, **where}, after)
     return record
 
 

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Text, func, select
-from sqlalchemy.sql import Select
+from sqlalchemy import Text, func, literal_column, select, text
+from sqlalchemy.sql import ColumnElement, Select
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -20,6 +20,7 @@ from registry.adapters.tables import (
 )
 from registry.domain.posyandu import normalise_name
 from registry.domain.wilayah import Wilayah
+from sikader_shared.db import AuditRecord
 
 FACILITY_KEYS = ("own_building", "resident_house", "public_building", "none", "not_assessed")
 VERIFICATION_KEYS = ("PENDING", "VERIFIED", "REJECTED")
@@ -170,3 +171,42 @@ async def mapping_statistics(session: AsyncSession, wilayah: Wilayah) -> dict[st
         _add(city, kec_counts)
         kecamatan_out.append({"code": kec.code, "name": kec.name, **kec_counts, "kelurahan": kelurahan_out})
     return {"region_code": wilayah.region_code, "region_name": wilayah.region_name, **city, "kecamatan": kecamatan_out}
+
+
+# --------------------------------------------------------------------------- audit per Posyandu
+
+
+def snapshot_posyandu(side: str, dialect: str) -> ColumnElement[Any]:
+    """The `posyandu_id` in an audit snapshot (`before` or `after`), written as migration
+    registry_0003 indexes it (a database uses an expression index only for that same
+    expression, with the key as a literal)."""
+    if dialect == "postgresql":
+        return literal_column(f"(audit_log.\"{side}\" ->> 'posyandu_id')")
+    return literal_column(f"json_extract(audit_log.\"{side}\", '$.posyandu_id')")
+
+
+async def posyandu_audit(session: AsyncSession, posyandu_id: str, after: int | None, limit: int) -> list[AuditRecord]:
+    """Every audited write concerning a Posyandu, oldest first: its own rows, and the rows of
+    cadre writes whose before or after state names it (registered, changed, deactivated
+    while there, moved in or out). One indexed query per part, merged by audit id."""
+    dialect = session.get_bind().dialect.name
+    # A literal, not a parameter: SQLite only uses a partial index for the literal term.
+    cadre_rows = text("audit_log.entity_type = 'cadre'")
+    own = (col(AuditRecord.entity_type) == "posyandu", col(AuditRecord.entity_id) == posyandu_id)
+    parts = [
+        select(AuditRecord).where(*own),
+        *(
+            select(AuditRecord).where(cadre_rows, snapshot_posyandu(side, dialect) == posyandu_id)
+            for side in ("before", "after")
+        ),
+    ]
+    found: dict[int, AuditRecord] = {}
+    for stmt in parts:
+        if after is not None:
+            stmt = stmt.where(col(AuditRecord.id) > after)
+        result = await session.execute(stmt.order_by(col(AuditRecord.id)).limit(limit))
+        rows: Sequence[AuditRecord] = result.scalars().all()
+        for row in rows:
+            assert row.id is not None
+            found[row.id] = row
+    return [found[i] for i in sorted(found)[:limit]]

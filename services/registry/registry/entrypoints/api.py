@@ -465,4 +465,38 @@ def build_routers(cfg: RegistryConfig) -> list[APIRouter]:
         async with _runtime(request).sessions() as session:
             return await queries.mapping_statistics(session, cfg.wilayah)
 
-    return [wilayah, posyandu, cadres, stats]
+    # ------------------------------------------------------------------ audit per Posyandu
+
+    audit = APIRouter(prefix="/audit", tags=["platform"])
+
+    @audit.get("/posyandu/{posyandu_id}")
+    async def posyandu_audit(
+        posyandu_id: str,
+        request: Request,
+        after: int | None = Query(None, ge=0, le=2**63 - 1, description="Continue after this audit row id"),
+        limit: int = Query(100, ge=1, le=1000),
+        _actor: Actor = Depends(require("audit:read")),
+    ) -> list[dict[str, Any]]:
+        """Everything written about one Posyandu, oldest first: its own writes and every
+        write to a cadre whose before or after state names it (including moves in and out).
+        Who (client and key), when, what, before and after. Read-only, like /audit."""
+        async with _runtime(request).uow() as uow:
+            await handlers.get_posyandu(uow, posyandu_id)
+            rows = await queries.posyandu_audit(uow.session, posyandu_id, after, limit)
+        return [
+            {
+                "id": r.id,
+                "at": r.at,
+                "actor_client": r.actor_client,
+                "actor_key": r.actor_key,
+                "action": r.action,
+                "entity_type": r.entity_type,
+                "entity_id": r.entity_id,
+                "before": r.before,
+                "after": r.after,
+                "correlation_id": r.correlation_id,
+            }
+            for r in rows
+        ]
+
+    return [wilayah, posyandu, cadres, stats, audit]

@@ -1,0 +1,210 @@
+"""Issue 9, item 3: every HTTP route of the four services against every scope of the contract,
+the admin key, no key, a malformed key, a valid key sent without `Bearer`, and a key revoked
+through the CLI. Only what the route's scope allows passes the gate (2xx, or a domain answer
+such as 404/409); everything else is refused: 401 without a valid key, 403 without the scope.
+Public: health, metrics, docs, certificate verification (and the signed unsubscribe link)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
+from sqlmodel import col
+from starlette.routing import Mount
+
+from sikader_shared.auth import SCOPES
+from sikader_shared.db import AuditRecord
+from tests.security.conftest import Platform, audit_rows, scope_client
+from tests.security.routes import ANY_KEY, PUBLIC, ROUTES, Route
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="package")]
+
+# Callers without a valid key, each with the header it sends.
+INVALID: dict[str, Callable[[Platform], dict[str, str]]] = {
+    "no key": lambda p: {},
+    "malformed key": lambda p: {"Authorization": "Bearer sk_000000000000_not-a-real-key"},
+    "admin key without Bearer": lambda p: {"Authorization": f"Basic {p.scope_key('admin')}"},
+    "revoked admin key": lambda p: {"Authorization": f"Bearer {p.keys['victim']}"},
+}
+SCOPE_PRINCIPALS = [f"scope:{s}" for s in sorted(SCOPES)]  # "admin" sorts first
+PRINCIPALS = [*INVALID, *SCOPE_PRINCIPALS]
+
+
+def allowed(route: Route, principal: str) -> bool:
+    if route.access == PUBLIC:
+        return True
+    if principal in INVALID:
+        return False
+    return route.access == ANY_KEY or principal in ("scope:admin", f"scope:{route.access}")
+
+
+def headers_of(p: Platform, principal: str) -> dict[str, str]:
+    if principal in INVALID:
+        return INVALID[principal](p)
+    return {"Authorization": f"Bearer {p.keys[principal]}"}
+
+
+def lacks_scope(r: httpx.Response) -> bool:
+    """The gate's 403 (a handler's 403, e.g. segregation of duties, says something else)."""
+    return r.status_code == 403 and "lacks the scope" in str(r.json().get("detail", ""))
+
+
+def code_access(app: FastAPI) -> Iterator[tuple[str, str, str]]:
+    """(method, path, access) of every route as the code declares it: the scope named by
+    the `require(...)` dependency, ANY_KEY for `require()`, PUBLIC without one."""
+
+    def scopes(dependant: Any) -> Iterator[str | None]:
+        for sub in dependant.dependencies:
+            call = sub.call
+            if getattr(call, "__qualname__", "") == "require.<locals>.dependency":
+                cells = dict(zip(call.__code__.co_freevars, call.__closure__ or (), strict=True))
+                yield cells["scope"].cell_contents
+            yield from scopes(sub)
+
+    for rc in iter_route_contexts(app.routes):
+        if isinstance(rc.original_route, Mount):
+            yield "GET", str(rc.path), PUBLIC
+            continue
+        dependant = getattr(rc, "dependant", None)
+        found = list(scopes(dependant)) if dependant is not None else []
+        assert len(found) <= 1, f"{rc.path}: more than one auth dependency"
+        access = PUBLIC if not found else (found[0] or ANY_KEY)
+        for method in sorted((rc.methods or set()) - {"HEAD"}):
+            yield method, str(rc.path), access
+
+
+async def test_every_route_is_classified(platform: Platform) -> None:
+    """The table names every route of every app, no more, with the access the code gives it."""
+    total = 0
+    for name, svc in platform.services.items():
+        in_code = {(m, path): access for m, path, access in code_access(svc.app)}
+        in_table = {(r.method, r.path): r.access for r in ROUTES[name]}
+        assert len(in_table) == len(ROUTES[name]), f"{name}: a route is listed twice"
+        unclassified = sorted(set(in_code) - set(in_table))
+        assert not unclassified, f"{name}: routes missing from tests/security/routes.py: {unclassified}"
+        stale = sorted(set(in_table) - set(in_code))
+        assert not stale, f"{name}: routes in the table that the app no longer has: {stale}"
+        differs = {k: (in_table[k], in_code[k]) for k in in_table if in_table[k] != in_code[k]}
+        assert not differs, f"{name}: table vs code access differ (table, code): {differs}"
+        total += len(in_table)
+    assert total >= 110  # all four services, platform routes included
+
+
+async def _run_service(
+    p: Platform, service: str, seen: list[tuple[Route, str, httpx.Response]], gate: asyncio.Semaphore
+) -> None:
+    """One service's routes in table order (later routes act on what earlier ones made).
+    Calls that cannot change anything (reads, and every call the gate refuses) go out
+    together; allowed writes one at a time in principal order (admin first)."""
+
+    async def call(client: httpx.AsyncClient, route: Route, principal: str) -> None:
+        req = route.request(p.res)
+        async with gate:
+            r = await client.request(
+                route.method,
+                req.path,
+                params=req.params,
+                json=req.json,
+                content=req.content,
+                headers={**req.headers, **headers_of(p, principal)},
+            )
+        seen.append((route, principal, r))
+        if route.capture is not None and allowed(route, principal) and r.is_success:
+            route.capture(p.res, r)
+
+    # No keep-alive: a pooled connection idle past uvicorn's keep-alive timeout can be closed
+    # by the server just as it is reused ("Server disconnected without sending a response").
+    limits = httpx.Limits(max_keepalive_connections=0)
+    async with httpx.AsyncClient(base_url=p.services[service].url, timeout=60, limits=limits) as client:
+        for route in ROUTES[service]:
+            read = route.method == "GET"
+            together = [x for x in PRINCIPALS if read or not allowed(route, x)]
+            await asyncio.gather(*(call(client, route, x) for x in together))
+            for x in PRINCIPALS:
+                if x not in together:
+                    await call(client, route, x)
+
+
+async def test_access_matrix(platform: Platform) -> None:
+    p = platform
+    seen: list[tuple[Route, str, httpx.Response]] = []
+    started = time.monotonic()
+    gate = asyncio.Semaphore(8)  # the PostgreSQL server is shared: few connections at a time
+    await asyncio.gather(*(_run_service(p, name, seen, gate) for name in ROUTES))
+    elapsed = time.monotonic() - started
+
+    failures: list[str] = []
+    succeeded: set[tuple[str, str, str]] = set()
+    for route, principal, r in seen:
+        where = f"{route.service} {route.method} {route.path} as {principal}: {r.status_code} {r.text[:200]}"
+        if allowed(route, principal):
+            if r.status_code not in route.ok or lacks_scope(r):
+                failures.append(f"allowed, but {where}")
+            if r.is_success:
+                succeeded.add((route.service, route.method, route.path))
+        elif principal in INVALID:
+            if r.status_code != 401 or r.headers.get("www-authenticate") != "Bearer":
+                failures.append(f"expected 401, got {where}")
+        elif not lacks_scope(r):
+            failures.append(f"expected 403 (scope), got {where}")
+    assert not failures, f"{len(failures)} of {len(seen)} calls wrong:\n" + "\n".join(failures)
+
+    # Every route was called by every principal, and every route succeeded for someone: the
+    # matrix ran on real resources, not on 404s.
+    routes = [r for rs in ROUTES.values() for r in rs]
+    assert len(seen) == len(routes) * len(PRINCIPALS)
+    never = [f"{r.service} {r.method} {r.path}" for r in routes if (r.service, r.method, r.path) not in succeeded]
+    assert not never, f"routes no allowed caller got a 2xx from: {never}"
+    await _check_writes_audited(p, seen)
+    print(f"\naccess matrix: {len(routes)} routes x {len(PRINCIPALS)} principals = {len(seen)} calls in {elapsed:.1f}s")
+
+
+def _caller(p: Platform, principal: str) -> tuple[str, str | None]:
+    """(client, key id) the audit trail should name for a call by `principal`."""
+    if principal in INVALID:
+        return "public", None  # only public routes let these through
+    scope = principal.removeprefix("scope:")
+    return scope_client(scope), p.key_ids[principal]
+
+
+async def _check_writes_audited(p: Platform, seen: list[tuple[Route, str, httpx.Response]]) -> None:
+    """Item 5, every write recorded: the first successful call of every write route left an
+    audit row in that service's trail, found by the request's correlation id and naming the
+    caller's OPD client and key; no audit row names anyone else for that request; no refused
+    call left an audit row."""
+    by_service: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for name, svc in p.services.items():
+        ids = [r.headers["x-correlation-id"] for route, _, r in seen if route.service == name]
+        rows = await audit_rows(svc, col(AuditRecord.correlation_id).in_(ids))
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            grouped.setdefault(row["correlation_id"], []).append(row)
+        by_service[name] = grouped
+    failures: list[str] = []
+    first_success: set[tuple[str, str, str]] = set()
+    for route, principal, r in seen:
+        key = (route.service, route.method, route.path)
+        rows = by_service[route.service].get(r.headers["x-correlation-id"], [])
+        where = f"{route.service} {route.method} {route.path} as {principal} ({r.status_code})"
+        if not r.is_success:
+            if rows:
+                failures.append(f"audit rows for a refused or failed call: {where}: {rows}")
+            continue
+        if route.write and key not in first_success:
+            first_success.add(key)
+            if not rows:
+                failures.append(f"no audit row for {where}")
+        client, key_id = _caller(p, principal)
+        wrong = [
+            (x["actor_client"], x["actor_key"]) for x in rows if (x["actor_client"], x["actor_key"]) != (client, key_id)
+        ]
+        if wrong:
+            failures.append(f"audit names {wrong}, not ({client}, {key_id}): {where}")
+    assert not failures, "\n".join(failures)
+    assert len(first_success) == sum(1 for rs in ROUTES.values() for x in rs if x.write)
