@@ -8,11 +8,14 @@ and is cross-checked against it by the same test; the matrix test then checks be
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
+from starlette.routing import Mount
 
 from tests.security.conftest import KECAMATAN, KELURAHAN, cadre_body, next_period, today_wita
 
@@ -561,3 +564,27 @@ ROUTES: dict[str, list[Route]] = {
     "incentives": INCENTIVES,
     "notifications": NOTIFICATIONS,
 }
+
+
+def code_access(app: FastAPI) -> Iterator[tuple[str, str, str]]:
+    """(method, path, access) of every route as the code declares it: the scope named by
+    the `require(...)` dependency, ANY_KEY for `require()`, PUBLIC without one."""
+
+    def scopes(dependant: Any) -> Iterator[str | None]:
+        for sub in dependant.dependencies:
+            call = sub.call
+            if getattr(call, "__qualname__", "") == "require.<locals>.dependency":
+                cells = dict(zip(call.__code__.co_freevars, call.__closure__ or (), strict=True))
+                yield cells["scope"].cell_contents
+            yield from scopes(sub)
+
+    for rc in iter_route_contexts(app.routes):
+        if isinstance(rc.original_route, Mount):
+            yield "GET", str(rc.path), PUBLIC
+            continue
+        dependant = getattr(rc, "dependant", None)
+        found = list(scopes(dependant)) if dependant is not None else []
+        assert len(found) <= 1, f"{rc.path}: more than one auth dependency"
+        access = PUBLIC if not found else (found[0] or ANY_KEY)
+        for method in sorted((rc.methods or set()) - {"HEAD"}):
+            yield method, str(rc.path), access

@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
-from fastapi.routing import iter_route_contexts
 from sqlmodel import col
-from starlette.routing import Mount
 
 from sikader_shared.auth import SCOPES
 from sikader_shared.db import AuditRecord
 from tests.security.conftest import Platform, audit_rows, scope_client
-from tests.security.routes import ANY_KEY, PUBLIC, ROUTES, Route
+from tests.security.routes import ANY_KEY, PUBLIC, ROUTES, Route, code_access
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="package")]
 
@@ -53,30 +50,6 @@ def headers_of(p: Platform, principal: str) -> dict[str, str]:
 def lacks_scope(r: httpx.Response) -> bool:
     """The gate's 403 (a handler's 403, e.g. segregation of duties, says something else)."""
     return r.status_code == 403 and "lacks the scope" in str(r.json().get("detail", ""))
-
-
-def code_access(app: FastAPI) -> Iterator[tuple[str, str, str]]:
-    """(method, path, access) of every route as the code declares it: the scope named by
-    the `require(...)` dependency, ANY_KEY for `require()`, PUBLIC without one."""
-
-    def scopes(dependant: Any) -> Iterator[str | None]:
-        for sub in dependant.dependencies:
-            call = sub.call
-            if getattr(call, "__qualname__", "") == "require.<locals>.dependency":
-                cells = dict(zip(call.__code__.co_freevars, call.__closure__ or (), strict=True))
-                yield cells["scope"].cell_contents
-            yield from scopes(sub)
-
-    for rc in iter_route_contexts(app.routes):
-        if isinstance(rc.original_route, Mount):
-            yield "GET", str(rc.path), PUBLIC
-            continue
-        dependant = getattr(rc, "dependant", None)
-        found = list(scopes(dependant)) if dependant is not None else []
-        assert len(found) <= 1, f"{rc.path}: more than one auth dependency"
-        access = PUBLIC if not found else (found[0] or ANY_KEY)
-        for method in sorted((rc.methods or set()) - {"HEAD"}):
-            yield method, str(rc.path), access
 
 
 async def test_every_route_is_classified(platform: Platform) -> None:
