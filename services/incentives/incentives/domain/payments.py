@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -21,6 +22,15 @@ PAYMENT_FILE_COLUMNS = (
 )
 RESULT_FILE_COLUMNS = ("reference", "result", "failure_reason", "paid_on")
 NO_PAYMENT_DETAILS = "no payment details on record"
+# A number of 6+ digits (spaces, dots, dashes between them allowed): an account or e-wallet number.
+_LONG_NUMBER = re.compile(r"(?<!\d)\+?\d(?:[ .-]?\d){5,}")
+
+
+def redact_numbers(reason: str) -> str:
+    """The bank's reason goes out on the public incentives topic and into mail (UU 27/2022:
+    no account numbers there), and banks quote the account back ("Rekening 0012345678
+    ditutup"): keep the words, not the number."""
+    return _LONG_NUMBER.sub("[redacted]", reason)
 
 
 def payment_reference(period: str, batch_number: int, line: int) -> str:
@@ -91,7 +101,7 @@ def parse_result_file(text: str) -> list[BankResult]:
     for n, row in enumerate(reader, start=2):
         row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
         ref, result = row.get("reference", ""), row.get("result", "").lower()
-        reason = row.get("failure_reason") or None
+        reason = redact_numbers(row.get("failure_reason") or "") or None
         paid_raw = row.get("paid_on") or ""
         if not ref:
             errors.append({"line": n, "field": "reference", "msg": "reference is empty"})
