@@ -103,7 +103,8 @@ async def get_posyandu(uow: UnitOfWork, posyandu_id: str) -> PosyanduRecord:
 async def get_cadre(uow: UnitOfWork, cadre_id: str) -> CadreRecord:
     record = await uow.session.get(CadreRecord, cadre_id)
     if record is None:
-        raise NotFound(f"no cadre {cadre_id}")
+        # The id is not echoed: a NIK pasted where the id belongs would come back in the answer.
+        raise NotFound("no cadre with this id")
     return record
 
 
