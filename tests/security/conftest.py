@@ -131,14 +131,14 @@ class Platform:
 
 # Four services share this one event loop with the test: background loops that poll less
 # often than the harness's low-latency defaults leave the loop to the thousands of requests.
-CALM = {"fetch_max_wait_ms": 100, "broker_check_interval_s": 5.0, "outbox_idle_poll_s": 1.0}
+CALM = {"fetch_max_wait_ms": 500, "broker_check_interval_s": 5.0, "outbox_idle_poll_s": 1.0}
 
 
 async def _start(broker: TestBroker, urls: dict[str, str]) -> tuple[dict[str, InProcessService], dict[str, Any]]:
     settings: dict[str, Any] = {
         "registry": settings_for(RegistrySettings, broker, urls["registry"], **CALM),
         "certification": settings_for(CertificationSettings, broker, urls["certification"], **CALM),
-        "incentives": settings_for(IncentivesSettings, broker, urls["incentives"], **CALM),
+        "incentives": settings_for(IncentivesSettings, broker, urls["incentives"], projector_idle_s=1.0, **CALM),
         # No delivery worker: nothing here is about sending, and webhooks/mail stay unsent.
         "notifications": settings_for(
             NotificationsSettings, broker, urls["notifications"], worker_enabled=False, **CALM
