@@ -14,7 +14,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPBearer
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -157,10 +158,15 @@ class KeyVerifier:
         return actor
 
 
-def require(scope: str | None = None) -> Callable[[Request], Awaitable[Actor]]:
+# Only declares the scheme in the OpenAPI (and which operations need a key); the key is
+# read and checked by `require` itself, with its own 401 answers.
+BEARER = HTTPBearer(auto_error=False, description="API key of an OPD client: `Authorization: Bearer sk_...`")
+
+
+def require(scope: str | None = None) -> Callable[..., Awaitable[Actor]]:
     """FastAPI dependency: 401 without a valid key, 403 without the scope."""
 
-    async def dependency(request: Request) -> Actor:
+    async def dependency(request: Request, _declared: Any = Depends(BEARER)) -> Actor:
         header = request.headers.get("authorization", "")
         scheme, _, key = header.partition(" ")
         if scheme.lower() != "bearer" or not key.strip():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import time
@@ -28,9 +29,12 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import col
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sikader_shared import topics as topic_catalogue
+from sikader_shared.api_errors import HTTP_ERROR_CODES, data_error_reason, document_errors
 from sikader_shared.auth import AUTH_HANDLERS, KeyVerifier, require
 from sikader_shared.clock import Clock, SystemClock
 from sikader_shared.db import AuditRecord, DlqRecord, ServiceStateRecord, make_engine, session_factory
@@ -274,6 +278,20 @@ class ServiceRuntime:
         async def raw(msg: Any) -> Any:  # keep bytes: decoding is the consumer's job
             return msg.body
 
+        async def parse(records: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:
+            # FastStream decodes every header value as UTF-8; one that is not (or a null one)
+            # made it drop the whole batch silently while the offsets moved on. It gets
+            # readable copies; the consumer gets the records as they are (and dead-letters it).
+            try:
+                return await original(records)
+            except (UnicodeDecodeError, AttributeError):
+                readable = tuple(
+                    dataclasses.replace(r, headers=[(k, _readable(v)) for k, v in r.headers or ()]) for r in records
+                )
+                message = await original(readable)
+                message.raw_message = records
+                return message
+
         @broker.subscriber(
             *self.consumer.topics,
             batch=True,
@@ -286,6 +304,7 @@ class ServiceRuntime:
             session_timeout_ms=s.session_timeout_ms,
             heartbeat_interval_ms=s.heartbeat_interval_ms,
             decoder=raw,
+            parser=parse,
             title=f"{self.name}:events",
             description=f"Events the {self.name} service applies (idempotently, in batches).",
         )
@@ -398,6 +417,16 @@ class ServiceRuntime:
         self.metrics.outbox_published.set(self.relay.published_total)
 
 
+def _readable(value: bytes | None) -> bytes:
+    if value is None:
+        return b""
+    try:
+        value.decode("utf-8")
+        return value
+    except UnicodeDecodeError:
+        return b""
+
+
 async def _sleep_or(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)
@@ -443,6 +472,14 @@ def create_service_app(definition: ServiceDefinition) -> FastAPI:
     _install_platform_routes(app, runtime)
     for router in definition.routers:
         app.include_router(router)
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_errors(build_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 
@@ -487,6 +524,25 @@ def _install_middleware(app: FastAPI, runtime: ServiceRuntime) -> None:
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()
         ]
         return JSONResponse({"error": "invalid", "detail": "request validation failed", "errors": errors}, 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+        # Auth refusals, unreadable bodies, unknown routes: the same shape as every refusal.
+        if exc.status_code in (204, 304):
+            return Response(status_code=exc.status_code, headers=exc.headers)
+        body = {"error": HTTP_ERROR_CODES.get(exc.status_code, "error"), "detail": exc.detail}
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(DBAPIError)
+    async def data_error(request: Request, exc: DBAPIError) -> Response:
+        # A value the database cannot store (a NUL in a text, a number beyond 64 bits) is bad
+        # input, not a server fault: 422 with the kind of value. Anything else stays a 500.
+        sqlstate = str(getattr(exc.orig, "pgcode", None) or getattr(exc.orig, "sqlstate", None) or "")
+        reason = data_error_reason(sqlstate)
+        if reason is None:
+            raise exc
+        log.warning("input refused by the database", extra={"sqlstate": sqlstate, "path": request.url.path})
+        return JSONResponse({"error": "invalid", "detail": reason}, status_code=422)
 
 
 def _install_platform_routes(app: FastAPI, runtime: ServiceRuntime) -> None:

@@ -24,6 +24,8 @@ class Period:
         m = PERIOD_RE.match(text)
         if m is None:
             raise ValueError(f"period must be 'YYYY-MM', got {text!r}")
+        if m.group(1) == "0000":  # not a calendar year: its dates cannot even be formed
+            raise ValueError("period year must be 0001 or later")
         return cls(int(m.group(1)), int(m.group(2)))
 
     @classmethod

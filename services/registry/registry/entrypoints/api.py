@@ -39,6 +39,7 @@ from registry.domain.csvfiles import (
 )
 from registry.domain.identity import nik_hash
 from registry.entrypoints.schemas import (
+    MAX_PAGE,
     AssessmentOut,
     AssignmentOut,
     CadreOut,
@@ -141,7 +142,9 @@ def build_routers(cfg: RegistryConfig) -> list[APIRouter]:
         """The kecamatan of the configured city (reference data, read-only)."""
         return [KecamatanOut(code=k.code, name=k.name, kelurahan_count=len(k.kelurahan)) for k in cfg.wilayah.kecamatan]
 
-    @wilayah.get("/kelurahan", response_model=list[KelurahanOut])
+    @wilayah.get(
+        "/kelurahan", response_model=list[KelurahanOut], responses={404: {"description": "Unknown kecamatan"}}
+    )
     async def list_kelurahan(
         kecamatan: str | None = Query(None, description="Kecamatan code, e.g. 64.71.06", examples=["64.71.06"]),
         _actor: Actor = Depends(require("registry:read")),
@@ -194,7 +197,7 @@ def build_routers(cfg: RegistryConfig) -> list[APIRouter]:
         ),
         posyandu_type: str | None = Query(None, pattern="^(balita|lansia|remaja|ILP)$"),
         name: str | None = Query(None, max_length=100, description="Part of the name"),
-        page: int = Query(1, ge=1),
+        page: int = Query(1, ge=1, le=MAX_PAGE),
         page_size: int = Query(50, ge=1, le=500),
         _actor: Actor = Depends(require("registry:read")),
     ) -> PosyanduPage:
@@ -343,7 +346,7 @@ def build_routers(cfg: RegistryConfig) -> list[APIRouter]:
         kecamatan_code: str | None = Query(None, examples=["64.71.06"]),
         status: str | None = Query(None, pattern="^(active|inactive)$"),
         role: str | None = Query(None, examples=["posyandu_cadre"]),
-        page: int = Query(1, ge=1),
+        page: int = Query(1, ge=1, le=MAX_PAGE),
         page_size: int = Query(50, ge=1, le=200),
         actor: Actor = Depends(require("registry:read")),
     ) -> CadrePage:

@@ -18,6 +18,7 @@ from registry.domain.identity import mask_account, mask_email, mask_name, mask_n
 from sikader_shared.clock import utc
 
 PII_FIELDS = ("nik", "phone", "email", "address", "payment")
+MAX_PAGE = 1_000_000  # beyond any real list; bounds the SQL offset (a 64-bit integer)
 
 _POSYANDU_ID = "0f8e6c3a-1b2d-4e5f-8a9b-0c1d2e3f4a5b"
 _CADRE_ID = "7c1e2d3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
@@ -456,7 +457,7 @@ class CadreSearch(BaseModel):
     kecamatan_code: str | None = None
     status: str | None = Field(default=None, pattern="^(active|inactive)$")
     role: str | None = None
-    page: int = Field(default=1, ge=1)
+    page: int = Field(default=1, ge=1, le=MAX_PAGE)
     page_size: int = Field(default=50, ge=1, le=200)
 
     model_config = ConfigDict(
