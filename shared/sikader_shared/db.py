@@ -38,12 +38,14 @@ def is_sqlite(url: str) -> bool:
 
 
 def make_engine(url: str, echo: bool = False) -> AsyncEngine:
+    # hide_parameters: a database error's text otherwise carries the statement's values (a
+    # cadre's NIK, phone, address, account) into the logged traceback (UU 27/2022).
     url = async_url(url)
     if is_sqlite(url):
         path = make_url(url).database
         if path and path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        engine = create_async_engine(url, echo=echo, hide_parameters=True, connect_args={"timeout": 30})
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -55,7 +57,9 @@ def make_engine(url: str, echo: bool = False) -> AsyncEngine:
             cur.close()
 
         return engine
-    engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    engine = create_async_engine(
+        url, echo=echo, hide_parameters=True, pool_size=10, max_overflow=10, pool_pre_ping=True
+    )
     event.listen(engine.sync_engine, "handle_error", _server_unavailable_is_a_disconnect)
     return engine
 

@@ -4,19 +4,22 @@ The four services run as separate processes (each writing its JSON log to a file
 keys handed out as `make run` does (registry: both; notifications: contact; incentives:
 payment; certification: none), the development SMTP catcher as a process too, and a
 WhatsApp gateway that answers 404 (the delivery failure path). The Balikpapan demo data is
-loaded through the public APIs by scripts/demo_data.py; then the walkthrough's story with
+loaded through the public APIs by the loaders scripts/demo_data.py runs (certification for a
+slice of the cadres, to keep the run short); then the walkthrough's story with
 personal data on purpose: a cadre registered with NIK, phone, email, address and a bank
 account held in another person's name, her contact and payment details changed (a new
 +62 number, an e-wallet), a search by NIK, refused registrations and a refused import (bad
 NIK, phone, email: the answers must not echo them), a NIK pasted into a URL, the month
-approved by another OPD and paid, with a bank result whose reason quotes the account, and
+approved by another OPD and paid, with a bank result whose reason quotes the account, a
+registration the database refuses after validation (a 500 whose traceback is logged), and
 malformed events carrying a NIK, a phone and an email that the consumers dead-letter.
 
 Then every message of every topic on the broker (the contract topics, the DLQs, the auth
 and epoch topics, and whatever else the broker lists), headers and body, and every line of
 every service's log and the catcher's log are searched for every NIK, phone, email, address,
 account number and account holder of the run (from the registry's own unmasked records,
-plus the earlier values), in their usual variants, and for anything that merely looks like a
+plus the earlier values), and the run's API keys, in their usual variants (tests/privacy/
+scan.py), and for anything that merely looks like a
 NIK, an Indonesian mobile number, an email address or a street address.
 
 Decisions:
@@ -29,9 +32,9 @@ Decisions:
   topic they were published to (by this test, as an intruder would). The `dlq_*` headers the
   services add, and every log, must not repeat them. A DLQ holds nothing but those
   messages: no demo event was dead-lettered.
-- Mail and text messages to a cadre may hold what the cadre is told (her name, amounts, her
-  own address as recipient); they must not hold any NIK or account number, nor another
-  person's contact details.
+- Mail and text messages to a cadre may hold what the cadre is told (her name, amounts) and
+  go to her own address or number; their subject and text must not hold any NIK, account
+  number or holder, nor another person's contact details.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
+from sqlalchemy import text
 
 from certification.demo import load_demo as certification_demo
 from incentives.demo import load_demo as incentives_demo
@@ -61,19 +65,21 @@ from registry.demo import load_demo as registry_demo
 from sikader_shared import topics
 from sikader_shared.clock import WITA
 from sikader_shared.crypto import FieldCipher, FieldCipherError
+from sikader_shared.db import make_engine
 from sikader_shared.kafka import admin_for, list_topics
 from sikader_shared.testing.broker import free_port, tcp_answers
 from sikader_shared.testing.kafka import publish_raw
 from tests.conftest import CONTACT_KEY, PAYMENT_KEY, subprocess_env
 from tests.privacy.scan import KnownValues, national_number, pattern_hits
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+# ~1 min on a quiet machine, 2-4 under load; the limit leaves room for a very loaded one.
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(480)]
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("registry", "certification", "incentives", "notifications")
 WAIT = 150.0
 CERTIFIED_SLICE = 40  # active demo cadres offered to the certification demo (it assesses half)
-DRAIN = 150.0  # for the consumers (notifications is the slowest) to catch up after the story
+DRAIN = 200.0  # for the consumers to catch up after the story: notifications trails (~25 events/s loaded)
 OPD_INBOX = "kader@dinkes.example"  # an agency mailbox from configuration, not a person's
 INTRUDER = "intruder"
 
@@ -306,6 +312,47 @@ async def the_story(svc: dict[str, Any], admin: str, approver: str, values: Know
     return out
 
 
+async def failed_write(registry: Any, admin: str, database_url: str, values: KnownValues) -> bool:
+    """A write the database refuses after validation passed (a trigger stands in for an outage
+    or a constraint nobody expected): the 500 is logged with its traceback, and the traceback
+    must not carry the statement's parameters (the NIK, phone, email, address)."""
+    if not database_url.startswith("postgres"):
+        return False  # the stand-in is a PostgreSQL trigger
+    engine = make_engine(database_url)
+    refuse = (
+        "CREATE FUNCTION privacy_probe() RETURNS trigger AS $$ BEGIN "
+        "RAISE EXCEPTION 'write refused by the database'; END $$ LANGUAGE plpgsql",
+        "CREATE TRIGGER privacy_probe BEFORE INSERT ON cadre FOR EACH ROW EXECUTE FUNCTION privacy_probe()",
+    )
+    try:
+        async with engine.begin() as conn:
+            for statement in refuse:
+                await conn.execute(text(statement))
+        body = {
+            "nik": nik(BIRTH, True, 8001),
+            "name": "Nurul Aini Baru",
+            "sex": "F",
+            "birth_date": BIRTH.isoformat(),
+            "phone": "0852-1357-2468",
+            "email": "nurul.aini@contoh.example",
+            "address": "Jl. Soekarno-Hatta Km 5 RT 044, Batu Ampar",
+            "kelurahan_code": "64.71.06.1002",
+            "payment": {"method": "bank", "bank": "BRI", "account_number": "3456789012345"},
+        }
+        async with registry.client(admin) as reg:
+            r = await reg.post("/cadres", json=body)
+        assert r.status_code == 500, r.text
+        for kind in ("nik", "phone", "email", "address"):
+            values.add(kind, body[kind], "failed write")
+        values.add("account_number", "3456789012345", "failed write")
+        return True
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP TRIGGER IF EXISTS privacy_probe ON cadre"))
+            await conn.execute(text("DROP FUNCTION IF EXISTS privacy_probe()"))
+        await engine.dispose()
+
+
 def malformed_messages(cadre_id: str) -> list[tuple[str, bytes, bytes, dict[str, str]]]:
     """What an intruder (or a broken producer) might publish on the cadre topic: a body that
     is not JSON, a CadreRegistered that fails its schema, one with a NIK in a header the
@@ -473,6 +520,7 @@ async def test_no_personal_data_on_any_topic_or_in_any_log(
         values = KnownValues()
         story = await the_story(svc, admin, approver, values)
         timings["story"] = time.monotonic() - started
+        refused = await failed_write(svc["registry"], admin, envs["registry"]["SIKADER_REGISTRY_DATABASE_URL"], values)
         intruder_msgs = malformed_messages(story["cadre_id"])
         await publish_raw(
             broker.bootstrap,
@@ -647,6 +695,7 @@ async def test_no_personal_data_on_any_topic_or_in_any_log(
         1 for s in SERVICES for line in svc[s].log_path.read_text().splitlines() if '"dead-lettered"' in line
     )
     assert dead_lettered >= 3 * len(intruder_msgs), "the DLQ path was not logged"
+    assert levels["registry"]["error"] >= (1 if refused else 0), "the refused write was not logged"
 
     # -------------------------------------------------------------- mail and text messages
     store = MailStore(tmp_path / "mail")
