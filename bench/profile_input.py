@@ -17,15 +17,13 @@ import io
 import os
 import pstats
 import time
-from pathlib import Path
 from typing import Any
 
 import asyncpg
-from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.common import broker, database, drop_database, machine, use_postgres
-from bench.throughput import TOPICS, make_events, produce
+from bench.throughput import committed, cpu_seconds, make_events, produce
 from incentives.app import definition
 from incentives.settings import IncentivesSettings
 from sikader_shared import topics
@@ -46,22 +44,6 @@ STAGES = [
     ("unit of work commit (outbox, audit rows)", "sikader_shared/uow.py", "commit"),
     ("outbox relay", "sikader_shared/outbox.py", "publish_pending"),
 ]
-
-
-def cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-async def committed(admin: AIOKafkaAdminClient, group: str, partitions: int = 6) -> int:
-    """Events consumed by the group: offsets are committed only after the DB commit. (The
-    local broker needs the partitions named.)"""
-    tps = [TopicPartition(t, p) for t in TOPICS for p in range(partitions)]
-    offsets = await admin.list_consumer_group_offsets(group, partitions=tps)
-    return sum(max(meta.offset, 0) for meta in offsets.values())
 
 
 async def run(b: TestBroker, n: int, profile: bool, top: int) -> None:

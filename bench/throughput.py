@@ -3,7 +3,8 @@
 Compares, on the same topics and broker, in one run:
   - the ceiling: a raw aiokafka consume loop (getmany, no work);
   - a naive durable consumer: per event, one DB transaction and one offset commit;
-  - the incentives service (batched inbox + staged projection), one instance, then two.
+  - the incentives service (per batch, one transaction: inbox, projections, decisions), one
+    instance, then two; progress read from the group's committed offsets.
 Also the resident memory of each service idle, and of incentives under this load.
 
     python bench/throughput.py                 # 100,000 events (CadreCertified + PosyanduFacilityVerified)
@@ -15,14 +16,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.common import (
     Timer,
@@ -172,49 +176,100 @@ async def naive(bootstrap: str, dsn: str, n: int) -> float:
         await conn.close()
 
 
-async def count_applied(dsn: str) -> tuple[int, int]:
+async def count_applied(dsn: str) -> int:
     conn = await asyncpg.connect(dsn)
     try:
-        inbox = await conn.fetchval("SELECT count(*) FROM inbox WHERE ce_type <> 'sikader.auth.ApiKeyIssued.v1'")
-        staged = await conn.fetchval("SELECT count(*) FROM staged_inputs")
-        return int(inbox), int(staged)
+        return int(await conn.fetchval("SELECT count(*) FROM inbox WHERE ce_type <> 'sikader.auth.ApiKeyIssued.v1'"))
     finally:
         await conn.close()
 
 
-async def incentives_run(bootstrap: str, n: int, instances: int, workdir: Path, group: str) -> tuple[float, float]:
+async def committed(admin: AIOKafkaAdminClient, group: str, partitions: int = 6) -> int:
+    """Input events the group has committed: offsets are committed only after the database
+    commit of their batch, so this is what went through into PostgreSQL. (The local broker
+    needs the partitions named.)"""
+    tps = [TopicPartition(t, p) for t in TOPICS for p in range(partitions)]
+    offsets = await admin.list_consumer_group_offsets(group, partitions=tps)
+    return sum(max(meta.offset, 0) for meta in offsets.values())
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def postgres_backends(conn: asyncpg.Connection) -> list[int]:
+    rows = await conn.fetch(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    return [int(r["pid"]) for r in rows]
+
+
+@dataclass
+class Run:
+    rate: float  # events/s, steady part (5% to 95% committed)
+    peak_rss: float  # MiB, per process
+    service_cpu_us: float  # per event in the steady part, the incentives process(es)
+    postgres_cpu_us: float  # per event in the steady part, the PostgreSQL backends serving them
+
+
+async def incentives_run(bootstrap: str, n: int, instances: int, workdir: Path, group: str) -> Run:
     """Events already on the topics: start `instances` incentives processes at once on one
-    fresh database and sample the applied count. Returns (steady events/s between 5% and 95%
-    applied, peak RSS per process)."""
+    fresh database and follow the group's committed offsets."""
     url = database("incentives")
     env = service_env("incentives", bootstrap, url, workdir, SIKADER_INCENTIVES_CONSUMER_GROUP=group)
     services: list[SubprocessService] = []
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    conn: asyncpg.Connection | None = None
     try:
         await asyncio.to_thread(SubprocessService("incentives", env, workdir / "migrate.log").migrate)
+        conn = await asyncpg.connect(url)
         logs = [workdir / f"incentives-{group}-{i}.log" for i in range(instances)]
         services = [SubprocessService("incentives", env, log) for log in logs]
         starting = [asyncio.create_task(s.start()) for s in services]
         t5 = t95 = None
         peak = 0.0
+        cpu5: dict[int, float] = {}  # CPU of each process and backend at 5% committed
+        cpu95: dict[int, float] = {}
         deadline = time.perf_counter() + 1800
         while True:
-            inbox, staged = await count_applied(url)
-            applied = inbox - staged if inbox >= 0 else 0
+            done = await committed(admin, group)
             now = time.perf_counter()
-            if t5 is None and applied >= 0.05 * n:
+            if t5 is None and done >= 0.05 * n:
                 t5 = now
-            if t95 is None and applied >= 0.95 * n:
+                pids = [s.proc.pid for s in services if s.proc] + await postgres_backends(conn)
+                cpu5 = {pid: cpu_seconds(pid) for pid in pids}
+            if t95 is None and done >= 0.95 * n:
                 t95 = now
+                cpu95 = {pid: cpu_seconds(pid) for pid in cpu5}
             peak = max([peak, *(rss_mib(s.proc.pid) for s in services if s.proc)])
-            if inbox >= n and staged == 0:
+            if done >= n:
                 break
             if now > deadline:
-                raise TimeoutError(f"only {inbox}/{n} consumed, {staged} staged")
-            await asyncio.sleep(0.02)
+                raise TimeoutError(f"only {done}/{n} committed")
+            await asyncio.sleep(0.05)
+        spent = {pid: cpu95[pid] - cpu5[pid] for pid in cpu5}
+        own = {s.proc.pid for s in services if s.proc}
         await asyncio.gather(*starting)
+        applied = await count_applied(url)
+        if applied != n:
+            raise AssertionError(f"{applied} events in the inbox, {n} expected")
         assert t5 is not None and t95 is not None
-        return 0.9 * n / max(t95 - t5, 1e-3), peak
+        return Run(
+            0.9 * n / max(t95 - t5, 1e-3),
+            peak,
+            sum(v for k, v in spent.items() if k in own) / (0.9 * n) * 1e6,
+            sum(v for k, v in spent.items() if k not in own) / (0.9 * n) * 1e6,
+        )
     finally:
+        if conn is not None:
+            await conn.close()
+        await admin.close()
         for svc in services:
             await svc.stop()
         drop_database(url)
@@ -238,7 +293,7 @@ async def idle_memory(bootstrap: str, workdir: Path) -> dict[str, float]:
 async def main(b: TestBroker, n: int, naive_n: int) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="sikader-bench-"))
     try:
-        print(f"machine: {machine()}")
+        print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}")
         print(f"broker: {b.kind} at {b.bootstrap}; database: PostgreSQL; events: {n:,}\n")
         await ensure_topics(b.bootstrap, topics.all_topic_names(), 6)
         idle = await idle_memory(b.bootstrap, workdir)
@@ -250,8 +305,9 @@ async def main(b: TestBroker, n: int, naive_n: int) -> None:
             naive_rate = await naive(b.bootstrap, naive_db, min(naive_n, n))
         finally:
             drop_database(naive_db)
-        one, peak1 = await incentives_run(b.bootstrap, n, 1, workdir, "bench-one")
-        two, peak2 = await incentives_run(b.bootstrap, n, 2, workdir, "bench-two")
+        run1 = await incentives_run(b.bootstrap, n, 1, workdir, "bench-one")
+        run2 = await incentives_run(b.bootstrap, n, 2, workdir, "bench-two")
+        one, two = run1.rate, run2.rate
         rows = [
             ("producer (aiokafka, acks=all, batched)", f"{produce_rate:,.0f}", f"{produce_rate / ceiling:.2f}"),
             ("raw aiokafka getmany, no work (ceiling)", f"{ceiling:,.0f}", "1.00"),
@@ -264,10 +320,15 @@ async def main(b: TestBroker, n: int, naive_n: int) -> None:
             ("incentives service, 2 instances (steady 5%-95%)", f"{two:,.0f}", f"{two / ceiling:.3f}"),
         ]
         print(table(rows, ("path", "events/s", "x ceiling")))
-        print(f"\nincentives 1 instance vs naive: {one / naive_rate:.1f}x; 2 instances vs 1: {two / one:.2f}x\n")
+        print(f"\nincentives 1 instance vs naive: {one / naive_rate:.1f}x; 2 instances vs 1: {two / one:.2f}x")
+        print(
+            f"CPU per event: 1 instance {run1.service_cpu_us:.0f} us in the service + {run1.postgres_cpu_us:.0f} us "
+            f"in PostgreSQL; 2 instances {run2.service_cpu_us:.0f} us + {run2.postgres_cpu_us:.0f} us "
+            f"(load average now {os.getloadavg()[0]:.1f})\n"
+        )
         mem = [(s, f"{v:.0f}") for s, v in idle.items()]
-        mem += [("incentives under load (peak, 1 instance)", f"{peak1:.0f}"),
-                ("incentives under load (peak, each of 2)", f"{peak2:.0f}")]  # fmt: skip
+        mem += [("incentives under load (peak, 1 instance)", f"{run1.peak_rss:.0f}"),
+                ("incentives under load (peak, each of 2)", f"{run2.peak_rss:.0f}")]  # fmt: skip
         print(table(mem, ("service (resident memory)", "MiB")))
     finally:
         b.close()
