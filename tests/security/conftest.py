@@ -120,7 +120,6 @@ class Platform:
     res: dict[str, Any] = field(default_factory=dict)  # resource ids the matrix acts on
     audit_at_start: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # every row, per service
     settings: dict[str, Any] = field(default_factory=dict)
-    started_s: float = 0.0
 
     def client(self, service: str, who: str | None) -> httpx.AsyncClient:
         return self.services[service].client(self.keys[who] if who else None)
@@ -134,7 +133,8 @@ class Platform:
 CALM = {"fetch_max_wait_ms": 500, "broker_check_interval_s": 5.0, "outbox_idle_poll_s": 1.0}
 
 
-async def _start(broker: TestBroker, urls: dict[str, str]) -> tuple[dict[str, InProcessService], dict[str, Any]]:
+async def _start(broker: TestBroker, urls: dict[str, str], services: dict[str, InProcessService]) -> dict[str, Any]:
+    """Fills `services` as it goes, so that teardown stops whatever did start."""
     settings: dict[str, Any] = {
         "registry": settings_for(RegistrySettings, broker, urls["registry"], **CALM),
         "certification": settings_for(CertificationSettings, broker, urls["certification"], **CALM),
@@ -150,13 +150,13 @@ async def _start(broker: TestBroker, urls: dict[str, str]) -> tuple[dict[str, In
         "incentives": incentives_definition(settings["incentives"]),
         "notifications": notifications_definition(settings["notifications"]),
     }
-    services = {name: InProcessService(d) for name, d in definitions.items()}
+    services.update({name: InProcessService(d) for name, d in definitions.items()})
     # Alembic's context is process-global: migrate one service at a time, then start all.
     for svc in services.values():
         d = svc.definition
         await asyncio.to_thread(upgrade_head, d.service_dir, d.settings.effective_database_url())
     await asyncio.gather(*(s.start(migrate=False) for s in services.values()))
-    return services, settings
+    return settings
 
 
 async def _issue_keys(p: Platform) -> None:
@@ -355,12 +355,11 @@ async def audit_rows(svc: InProcessService, *where: Any) -> list[dict[str, Any]]
 
 @pytest_asyncio.fixture(scope="package", loop_scope="package")
 async def platform() -> AsyncIterator[Platform]:
-    started = time.monotonic()
     broker = await asyncio.to_thread(start_test_broker)  # it runs its own loop
     urls = {name: service_database_url(name) for name in SERVICES}
     services: dict[str, InProcessService] = {}
     try:
-        services, settings = await _start(broker, urls)
+        settings = await _start(broker, urls, services)
         p = Platform(broker, services, settings=settings)
         await _issue_keys(p)
         await revoke_with_cli(p, "victim")
@@ -369,7 +368,6 @@ async def platform() -> AsyncIterator[Platform]:
         await asyncio.gather(_incentives_resources(p), _notifications_resources(p))
         for name, svc in services.items():
             p.audit_at_start[name] = await audit_rows(svc)
-        p.started_s = time.monotonic() - started
         yield p
     finally:
         for svc in reversed(list(services.values())):
