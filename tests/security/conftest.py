@@ -260,9 +260,9 @@ async def _registry_resources(p: Platform) -> None:
         }
         r["cadre_body"] = cadre_body(1, "Rahmawati Said", posyandu_id=r["posyandu"], posyandu_role="core", **pii)
         r["cadre"] = ok(await w.post("/cadres", json=r["cadre_body"]))["id"]
-        r["cadre_revoke"] = ok(
-            await w.post("/cadres", json=cadre_body(2, "Nur Aisyah", posyandu_id=r["posyandu"], **pii))
-        )["id"]
+        revoke_body = cadre_body(2, "Nur Aisyah", posyandu_id=r["posyandu"], **pii)
+        r["revoke_nik"] = revoke_body["nik"]
+        r["cadre_revoke"] = ok(await w.post("/cadres", json=revoke_body))["id"]
         r["cadre_status"] = ok(await w.post("/cadres", json=cadre_body(3, "Sri Wahyuni", kelurahan_code=KELURAHAN)))[
             "id"
         ]

@@ -139,6 +139,7 @@ async def test_access_matrix(platform: Platform, service: str) -> None:
     never = [f"{r.method} {r.path}" for r in routes if (r.method, r.path) not in succeeded]
     assert not never, f"{service}: routes no allowed caller got a 2xx from: {never}"
     await _check_writes_audited(p, service, seen)
+    _check_personal_data_stays_in(p, service, seen)
     print(f"\n{service}: {len(routes)} routes x {len(PRINCIPALS)} principals = {len(seen)} calls in {elapsed:.1f}s")
 
 
@@ -178,3 +179,41 @@ async def _check_writes_audited(p: Platform, service: str, seen: list[tuple[Rout
             failures.append(f"audit names {names}, not ({client}, {key_id}): {where}")
     assert not failures, f"{service}:\n" + "\n".join(failures)
     assert len(first_success) == sum(1 for x in ROUTES[service] if x.write)
+
+
+def may_see_personal_data(route: Route, principal: str) -> bool:
+    """Who may get the setup cadres' personal data in an answer: a key with registry:read
+    and registry:pii on the registry's cadre routes (of the single-scope keys, only admin
+    has both), and the payers on the bank file (account numbers)."""
+    if route.service == "registry" and route.path.startswith("/cadres"):
+        return principal == "scope:admin"
+    if route.service == "incentives" and route.path.endswith("/file"):
+        return principal in ("scope:admin", "scope:incentives:pay")
+    return False
+
+
+def _check_personal_data_stays_in(p: Platform, service: str, seen: list[tuple[Route, str, httpx.Response]]) -> None:
+    """No answer of any route, to any caller, carries a setup cadre's NIK, phone, email,
+    address or account number, except where `may_see_personal_data` says so (item 3: masked
+    without registry:pii)."""
+    body = p.res["cadre_body"]
+    secrets = [
+        body["nik"],
+        p.res["revoke_nik"],
+        "+6281277889900",
+        "7788-9900",
+        body["email"],
+        body["address"],
+        "Jl. Jend. Sudirman No. 9, RT 007",  # the address as the matrix changed it
+        "0098765432",
+    ]
+    leaks = [
+        f"{route.method} {route.path} as {principal}: {[x for x in secrets if x in r.text]}"
+        for route, principal, r in seen
+        if not may_see_personal_data(route, principal) and any(x in r.text for x in secrets)
+    ]
+    assert not leaks, f"{service}: personal data in answers:\n" + "\n".join(leaks)
+    if service == "registry":  # and the allowed caller does see it: the check has teeth
+        assert any(
+            body["nik"] in r.text for route, who, r in seen if who == "scope:admin" and route.path.startswith("/cadres")
+        )
