@@ -36,12 +36,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sikader_shared import topics as topic_catalogue
 from sikader_shared.api_errors import HTTP_ERROR_CODES, data_error_reason, document_errors
 from sikader_shared.auth import AUTH_HANDLERS, KeyVerifier, require
-from sikader_shared.clock import Clock, SystemClock
+from sikader_shared.clock import Clock, SystemClock, utc
 from sikader_shared.db import AuditRecord, DlqRecord, ServiceStateRecord, make_engine, session_factory
 from sikader_shared.docs import asyncapi_html, swagger_html
 from sikader_shared.errors import ServiceError
 from sikader_shared.events.base import Event
-from sikader_shared.inbox import DeadLetter, EventConsumer, Handler
+from sikader_shared.inbox import DeadLetter, EventConsumer, Handler, is_infrastructure_error
 from sikader_shared.kafka import admin_for, ensure_topics, faststream_security, producer_for
 from sikader_shared.logging import configure_logging, correlation_id_var
 from sikader_shared.metrics import ServiceMetrics
@@ -535,14 +535,30 @@ def _install_middleware(app: FastAPI, runtime: ServiceRuntime) -> None:
 
     @app.exception_handler(DBAPIError)
     async def data_error(request: Request, exc: DBAPIError) -> Response:
-        # A value the database cannot store (a NUL in a text, a number beyond 64 bits) is bad
-        # input, not a server fault: 422 with the kind of value. Anything else stays a 500.
+        # The database away for a moment: 503. A value the database cannot store (a NUL in a
+        # text, a number beyond 64 bits) is bad input, not a server fault: 422 with the kind of
+        # value. Anything else stays a 500.
+        if is_infrastructure_error(exc):
+            return _unavailable(request, exc)
         sqlstate = str(getattr(exc.orig, "pgcode", None) or getattr(exc.orig, "sqlstate", None) or "")
         reason = data_error_reason(sqlstate)
         if reason is None:
             raise exc
         log.warning("input refused by the database", extra={"sqlstate": sqlstate, "path": request.url.path})
         return JSONResponse({"error": "invalid", "detail": reason}, status_code=422)
+
+    @app.exception_handler(OSError)
+    async def unreachable(request: Request, exc: OSError) -> Response:
+        return _unavailable(request, exc)  # e.g. the database refuses connections while it restarts
+
+
+def _unavailable(request: Request, exc: BaseException) -> JSONResponse:
+    """The database is away for a moment (restarting, unreachable): 503 with when to retry,
+    not a 500. A write answered so may or may not have committed; the same Idempotency-Key
+    makes the retry safe."""
+    log.warning("database unavailable", extra={"path": request.url.path, "error": type(exc).__name__})
+    body = {"error": "unavailable", "detail": "the database is unavailable for a moment; retry (same Idempotency-Key)"}
+    return JSONResponse(body, status_code=503, headers={"Retry-After": "2"})
 
 
 def _install_platform_routes(app: FastAPI, runtime: ServiceRuntime) -> None:
@@ -607,7 +623,7 @@ def _install_platform_routes(app: FastAPI, runtime: ServiceRuntime) -> None:
             ).scalars()
             return [
                 {
-                    "at": r.at,
+                    "at": utc(r.at),  # SQLite hands the time back without its zone
                     "actor_client": r.actor_client,
                     "actor_key": r.actor_key,
                     "action": r.action,
