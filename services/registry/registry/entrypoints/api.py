@@ -56,6 +56,7 @@ from registry.entrypoints.schemas import (
     pii_fields,
 )
 from sikader_shared.auth import require
+from sikader_shared.clock import utc
 from sikader_shared.errors import Invalid, NotFound, ServiceError
 from sikader_shared.http import execute_write, log_pii_read
 from sikader_shared.service import ServiceRuntime
@@ -489,7 +490,7 @@ def build_routers(cfg: RegistryConfig) -> list[APIRouter]:
         return [
             {
                 "id": r.id,
-                "at": r.at,
+                "at": utc(r.at),
                 "actor_client": r.actor_client,
                 "actor_key": r.actor_key,
                 "action": r.action,
