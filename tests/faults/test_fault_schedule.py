@@ -8,8 +8,12 @@ mixed writes through the public HTTP APIs, while a seeded schedule of faults hap
 - PostgreSQL crashed (immediate stop) and started again: the services recover by themselves;
 - the webhook receiver down for 20 s, then back: every delivery arrives.
 
-Every write carries an Idempotency-Key and is retried with the same key until a definite
-answer. The end state is then checked against the fault-free model of the same writes
+The faults come one after another, each once the system has recovered from the one before
+(ready again, every earlier write accepted, every outbox published, every event applied
+downstream and every webhook arrived); the load goes on until the last has recovered. Every
+write carries an Idempotency-Key and is retried with the same key until a definite answer
+(a few writes during the PostgreSQL outage are sent once only: they must not be there). The
+end state is then checked against the fault-free model of the writes sent
 (tests/faults/plan.py) by invariants, not checksums: every accepted write present exactly
 once, every event's effect applied once, each aggregate as the model says, every webhook
 delivered. The figures (schedule, per fault downtime, recovery, writes accepted and failed
@@ -69,7 +73,7 @@ POSTGRES_DOWN_S = 8.0
 RECOVERY_TIMEOUT_S = 180.0
 CONVERGE_TIMEOUT_S = 240.0
 
-# Seconds each fault takes in the schedule (outage and the time to recover), before the next.
+# Seconds from one fault to the next in the schedule (later if recovering takes longer).
 SLOTS = {"kill": 14.0, "broker": BROKER_DOWN_S + 22, "webhook": RECEIVER_DOWN_S + 18, "postgres": POSTGRES_DOWN_S + 20}
 
 
