@@ -105,15 +105,17 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
                 responses.setdefault(code, {"description": _DESCRIPTIONS[code]})
             for code, response in responses.items():
                 if code.startswith("4"):
-                    _json_refusal(response)
+                    _json_refusal(code, response)
     return schema
 
 
-def _json_refusal(response: dict[str, Any]) -> None:
+def _json_refusal(code: str, response: dict[str, Any]) -> None:
     """A refusal is JSON even where the route answers HTML or PDF (FastAPI files a declared
     error model under the route's own media type) or declares only a description."""
     content = response.get("content") or {}
-    if "application/json" in content:
-        return
     schema = next((c["schema"] for c in content.values() if "schema" in c), REFUSAL_REF)
+    if code == "404" and schema != REFUSAL_REF:
+        # A path that matches no route (e.g. a certificate number with a line break) gets
+        # the router's refusal, whatever the route documents for its own 404.
+        schema = {"anyOf": [schema, REFUSAL_REF]}
     response["content"] = {"application/json": {"schema": schema}}

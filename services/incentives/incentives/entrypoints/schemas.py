@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from incentives.domain.policy import DEFAULT_AMOUNTS, REQUIREMENTS
 from sikader_shared.events import PERIOD_PATTERN
@@ -33,15 +33,16 @@ class PolicyCreate(BaseModel):
     )
 
     effective_from: str = Field(pattern=PERIOD_PATTERN, description="First period (YYYY-MM, WITA) it applies to")
-    amounts: dict[str, int] = Field(
+    # Strict: JSON true/false or "5000" are not amounts (lax parsing made `false` a 0 ceiling).
+    amounts: dict[str, StrictInt] = Field(
         default_factory=lambda: dict(DEFAULT_AMOUNTS),
         description="Whole rupiah per month per certification level (Purwa, Madya, Utama)",
     )
     requirements: list[str] = Field(
         default_factory=lambda: list(REQUIREMENTS), description=f"Requirements switched on, of {list(REQUIREMENTS)}"
     )
-    cap_per_posyandu: int | None = Field(default=5, description="Paid cadres per Posyandu at most; null: no cap")
-    budget_ceiling: int | None = Field(default=None, description="Rupiah per period at most; null: no ceiling")
+    cap_per_posyandu: StrictInt | None = Field(default=5, description="Paid cadres per Posyandu at most; null: no cap")
+    budget_ceiling: StrictInt | None = Field(default=None, description="Rupiah per period at most; null: no ceiling")
     note: str = Field(default="", max_length=1000)
 
 

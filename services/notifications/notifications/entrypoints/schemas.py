@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 KecamatanCode = Annotated[str, StringConstraints(pattern=r"^\d{2}\.\d{2}\.\d{2}$")]
 KelurahanCode = Annotated[str, StringConstraints(pattern=r"^\d{2}\.\d{2}\.\d{2}\.\d{4}$")]
@@ -188,7 +188,9 @@ class BroadcastCreate(BaseModel):
     roles: list[str] = Field(
         default_factory=list, max_length=20, description="Cadre roles or Posyandu roles ('ketua'); empty = all"
     )
-    rate_per_minute: int | None = Field(default=None, ge=1, description="Messages per minute; default from settings")
+    rate_per_minute: StrictInt | None = Field(  # strict: JSON true is not 1 message a minute
+        default=None, ge=1, description="Messages per minute; default from settings"
+    )
 
 
 class BroadcastStarted(BaseModel):
