@@ -33,6 +33,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -131,6 +132,8 @@ class Watcher:
         self.eligible: dict[str, bool] = {}
         self.deactivated_at: dict[str, float] = {}
         self.ineligible_at: dict[str, float] = {}
+        self.deactivation_id: dict[str, str] = {}  # cadre -> ce_id of its CadreDeactivated
+        self.wall_offset = time.time() - time.perf_counter()  # perf_counter -> the services' clock
         self._task: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
 
@@ -160,10 +163,12 @@ class Watcher:
             now = time.perf_counter()
             for records in batch.values():
                 for r in records:
-                    ce_type = dict(r.headers).get("ce_type", b"").decode()
+                    headers = dict(r.headers)
+                    ce_type = headers.get("ce_type", b"").decode()
                     key = (r.key or b"").decode()
                     if ce_type == DEACTIVATED:
                         self.deactivated_at.setdefault(key, now)
+                        self.deactivation_id.setdefault(key, headers["ce_id"].decode())
                     elif ce_type == CHANGED:
                         eligible = bool(json.loads(r.value)["eligible"])
                         self.eligible[key] = eligible
@@ -230,7 +235,50 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
 
 
-async def measure(registry: SubprocessService, key: str, watcher: Watcher, cadre_ids: list[str], rate: float) -> None:
+async def incentives_stages(url: str, watcher: Watcher, cadre_ids: list[str]) -> list[tuple[str, list[float]]]:
+    """The incentives part split by the times its database recorded: when the batch holding
+    the CadreDeactivated began (inbox applied_at), when the announcement was written (outbox
+    created_at) and published (published_at). All on the machine's wall clock."""
+    await asyncio.sleep(1.0)  # the relay marks rows published after the broker's acks
+    conn = await asyncpg.connect(url)
+    try:
+        applied = {
+            r["event_id"]: r["applied_at"].timestamp()
+            for r in await conn.fetch("SELECT event_id, applied_at FROM inbox WHERE ce_type = $1", DEACTIVATED)
+        }
+        announced = {
+            r["key"]: (r["created_at"].timestamp(), r["published_at"].timestamp())
+            for r in await conn.fetch(
+                "SELECT key, created_at, published_at FROM outbox"
+                " WHERE ce_type = $1 AND payload LIKE $2 AND published_at IS NOT NULL",
+                CHANGED,
+                '%"eligible":false%',
+            )
+        }
+    finally:
+        await conn.close()
+    off = watcher.wall_offset
+    picked, decided, relayed, delivered = [], [], [], []
+    for c in cadre_ids:
+        event_id = watcher.deactivation_id.get(c)
+        if event_id not in applied or c not in announced or c not in watcher.deactivated_at:
+            continue
+        created, published = announced[c]
+        picked.append((applied[event_id] - (watcher.deactivated_at[c] + off)) * 1000)
+        decided.append((created - applied[event_id]) * 1000)
+        relayed.append((published - created) * 1000)
+        delivered.append((watcher.ineligible_at[c] + off - published) * 1000)
+    return [
+        ("    CadreDeactivated seen -> its batch begins (consumer fetch)", picked),
+        ("    batch begins -> announcement written (apply + decide)", decided),
+        ("    written -> published (commit + outbox relay)", relayed),
+        ("    published -> seen by the outside consumer", delivered),
+    ]
+
+
+async def measure(
+    registry: SubprocessService, incentives_url: str, key: str, watcher: Watcher, cadre_ids: list[str], rate: float
+) -> None:
     sent: dict[str, float] = {}
     answered: dict[str, float] = {}
     failures: list[str] = []
@@ -264,12 +312,16 @@ async def measure(registry: SubprocessService, key: str, watcher: Watcher, cadre
     n = len(cadre_ids)
     print(f"{n:,} writes sent in {elapsed:.1f} s ({n / elapsed:.1f}/s); load average {os.getloadavg()[0]:.1f}\n")
     rows = []
-    for label, values in (
+    stages = await incentives_stages(incentives_url, watcher, cadre_ids)
+    for label, values in [
         ("HTTP write -> IncentiveEligibilityChanged seen", total),
         ("  HTTP write -> response", http),
         ("  HTTP write -> CadreDeactivated seen (registry)", registry_part),
         ("  CadreDeactivated -> IncentiveEligibilityChanged (incentives)", incentives_part),
-    ):
+        *stages,
+    ]:
+        if not values:
+            continue
         rows.append((label, *(f"{pct(values, q):.1f}" for q in (50, 95, 99)), f"{max(values):.1f}"))
     print(table(rows, ("latency (ms)", "p50", "p95", "p99", "max")))
 
@@ -310,7 +362,7 @@ async def main(b: TestBroker, n: int, rate: float) -> None:
         cadre_ids = await setup(svc, key, watcher, n)
         print(f"setup: {n:,} certified cadres at {math.ceil(n / CAP):,} verified Posyandu, all eligible "
               f"({time.perf_counter() - started:.0f} s)\n")  # fmt: skip
-        await measure(svc["registry"], key, watcher, cadre_ids, rate)
+        await measure(svc["registry"], urls["incentives"], key, watcher, cadre_ids, rate)
     finally:
         await watcher.stop()
         for s in svc.values():
