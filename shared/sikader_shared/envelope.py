@@ -94,19 +94,29 @@ def headers_to_dict(raw: Iterable[tuple[str, bytes | None]]) -> dict[str, str]:
         raise
 
 
+MAX_ID_LENGTH = 100  # the inbox and dead-letter log store ids up to this length
+
+
 def parse_envelope(headers: dict[str, str]) -> Envelope:
+    """The CloudEvents attributes of a consumed message. Errors name the header, never its
+    value (a malformed value may carry personal data into the DLQ headers and the logs)."""
     get = headers.get
     event_id, ce_type, source, spec = get("ce_id"), get("ce_type"), get("ce_source"), get("ce_specversion")
-    if not (event_id and ce_type and source and spec):
-        missing = [h for h in ("ce_specversion", "ce_id", "ce_type", "ce_source") if not headers.get(h)]
+    time_raw, subject = get("ce_time"), get("ce_subject")
+    missing = [h for h in REQUIRED_HEADERS if not get(h)]
+    if missing:
         raise EnvelopeError(f"missing CloudEvents headers: {', '.join(missing)}")
+    assert event_id and ce_type and source and spec and time_raw and subject  # checked just above
     if spec != SPECVERSION:
-        raise EnvelopeError(f"unsupported ce_specversion {spec!r}")
-    time_raw = get("ce_time", "")
+        raise EnvelopeError(f"unsupported ce_specversion (this consumer reads {SPECVERSION})")
+    if not get("content-type", "").startswith(CONTENT_TYPE):
+        raise EnvelopeError(f"content-type is not {CONTENT_TYPE} (binary mode, JSON data)")
+    if len(event_id) > MAX_ID_LENGTH or not event_id.isprintable():
+        raise EnvelopeError(f"ce_id is not an id (printable, at most {MAX_ID_LENGTH} characters)")
     try:
-        time = datetime.fromisoformat(time_raw) if time_raw else datetime.min  # 3.11 reads a "Z" suffix
+        time = datetime.fromisoformat(time_raw)  # 3.11 reads a "Z" suffix
     except ValueError as exc:
-        raise EnvelopeError(f"ce_time {time_raw!r} is not RFC 3339") from exc
+        raise EnvelopeError("ce_time is not an RFC 3339 timestamp") from exc
     # Filled at once: a frozen dataclass's __init__ sets each field through object.__setattr__,
     # which costs more than the rest of the parsing (this runs once per consumed event).
     env = object.__new__(Envelope)
@@ -115,7 +125,7 @@ def parse_envelope(headers: dict[str, str]) -> Envelope:
         source=source,
         type=ce_type,
         time=time,
-        subject=get("ce_subject", ""),
+        subject=subject,
         actor=get("ce_actor", SYSTEM_ACTOR),
         correlation_id=get("ce_correlationid", event_id),
         causation_id=get("ce_causationid", event_id),

@@ -158,14 +158,8 @@ class EventConsumer:
         apply the rest. Returns dead letters found (not yet published)."""
         dead: list[DeadLetter] = []
         first: dict[str, Decoded] = {}
-        for d in items:  # repeats inside the batch
-            seen = first.get(d.envelope.id)
-            if seen is None:
-                first[d.envelope.id] = d
-            elif seen.body_hash != d.body_hash:
-                dead.append(DeadLetter(d.record, "repeated ce_id with a different body", 1, d.envelope.id))
-            else:
-                self.skipped_total += 1
+        for d in items:
+            first.setdefault(d.envelope.id, d)
         now = uow.clock.now()
         rows = [
             {
@@ -189,12 +183,14 @@ class EventConsumer:
             stored.update(dict(found.all()))
         todo: list[Decoded] = []
         for d in items:
-            if first.get(d.envelope.id) is not d:
-                continue  # a repeat inside the batch, handled above
-            if d.envelope.id in new:
+            event_id = d.envelope.id
+            if event_id in new and first[event_id] is d:
                 todo.append(d)
-            elif stored.get(d.envelope.id) != d.body_hash:
-                dead.append(DeadLetter(d.record, "repeated ce_id with a different body", 1, d.envelope.id))
+                continue
+            # A repeat: of what was applied before this batch, or of its first copy in this batch.
+            applied = first[event_id].body_hash if event_id in new else stored.get(event_id)
+            if applied != d.body_hash:
+                dead.append(DeadLetter(d.record, "repeated ce_id with a different body", 1, event_id))
             else:
                 self.skipped_total += 1
         await self._run_handlers(uow, todo)

@@ -9,7 +9,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from aiokafka.structs import ConsumerRecord
 
 from sikader_shared.events import CadreRegistered
@@ -69,12 +68,6 @@ def test_body_failures_are_explained_without_the_body() -> None:
         assert reason and not leaked(reason), reason
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sikader_shared/envelope.py parse_envelope quotes ce_time and ce_specversion values into "
-    "EnvelopeError (-> dlq_error header and the 'dead-lettered' log line); owned by another change: "
-    "drop this marker once it names the header without its value",
-)
 def test_header_failures_are_explained_without_the_header_value() -> None:
     for headers in ({"ce_time": NIK}, {"ce_specversion": f"1.0 {EMAIL}"}):
         reason = dead_letter(record(b"{}", **headers)).error

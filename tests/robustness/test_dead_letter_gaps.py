@@ -1,6 +1,6 @@
-"""Malformed messages that the consumer does not yet handle by the contract's rules, kept
-as strict expected failures so that each one is noticed (and its marker removed) as soon as
-shared/sikader_shared/inbox.py / envelope.py handle it. See the reasons below."""
+"""Malformed messages the fuzzing found the consumer mishandling (since fixed in
+shared/sikader_shared/inbox.py and envelope.py): an id the inbox cannot store, a missing
+contract header, and a valid repeat arriving in one batch after a conflicting one."""
 
 from __future__ import annotations
 
@@ -61,14 +61,6 @@ async def _dead_letters_then_good(broker, databases, run_service, bad_headers: l
     assert len(dlq) == len(bad_headers), [headers_of(r).get("dlq_error") for r in dlq]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="inbox.py: a ce_id longer than 100 characters (the inbox and dlq_log event_id columns) or "
-    "containing NUL fails the inbox insert; after the retries its dead letter's dlq_log row fails the same "
-    "way, so the batch is nacked and re-read for ever and nothing reaches the DLQ topic (a poison message). "
-    "Fix: dead-letter such a ce_id in decode() and store no event_id (or a truncated, NUL-free one) in dlq_log.",
-)
 async def test_unstorable_ce_id_is_dead_lettered(broker, databases, run_service) -> None:
     _, h1, _ = _event("x")
     _, h2, _ = _event("y")
@@ -77,14 +69,6 @@ async def test_unstorable_ce_id_is_dead_lettered(broker, databases, run_service)
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="envelope.py: parse_envelope requires only ce_specversion, ce_id, ce_type and ce_source; "
-    "a message without ce_time (applied as datetime.min), ce_subject, content-type, ce_actor, "
-    "ce_correlationid or ce_causationid is applied, although the contract lists them and the README "
-    "says missing headers are dead-lettered. Fix: require every REQUIRED_HEADERS entry in parse_envelope.",
-)
 async def test_missing_required_headers_are_dead_lettered(broker, databases, run_service) -> None:
     bad = []
     for name in ("ce_time", "ce_subject", "content-type", "ce_actor", "ce_correlationid", "ce_causationid"):
@@ -94,15 +78,6 @@ async def test_missing_required_headers_are_dead_lettered(broker, databases, run
     await _dead_letters_then_good(broker, databases, run_service, bad)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="inbox.py (since bf5a6ac): _apply compares a repeat inside a batch with the batch's first "
-    "occurrence of that ce_id, not with the body already applied. Event A applied; then B (same ce_id, "
-    "other body) and A again arrive in one batch: B is dead-lettered (right) and so is A (wrong: same "
-    "ce_id, same body as applied must be skipped). Fix: compare every occurrence with the stored body "
-    "hash when the ce_id is already in the inbox, and with the first occurrence only when it is new.",
-)
 async def test_same_body_after_other_body_in_one_batch_is_skipped(broker, databases, run_service) -> None:
     svc = await run_service(definition(settings_for(CertificationSettings, broker, databases("certification"))))
     event, headers, body = _event("Kader Asli")

@@ -48,17 +48,29 @@ def test_envelope_causation_follows_the_cause() -> None:
     assert (env.actor, env.correlation_id, env.causation_id) == ("system", "corr-1", "cause-1")
 
 
+GOOD_HEADERS = {
+    "ce_specversion": "1.0", "ce_id": "1", "ce_type": "t", "ce_source": "s", "ce_time": "2026-11-29T08:00:00Z",
+    "ce_subject": "a", "content-type": "application/json", "ce_actor": "system", "ce_correlationid": "1",
+    "ce_causationid": "1",
+}  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("headers", "message"),
     [
         ({}, "missing CloudEvents headers"),
-        ({"ce_specversion": "0.3", "ce_id": "1", "ce_type": "t", "ce_source": "s"}, "unsupported ce_specversion"),
-        ({"ce_specversion": "1.0", "ce_id": "1", "ce_type": "t", "ce_source": "s", "ce_time": "yesterday"}, "RFC 3339"),
+        ({**GOOD_HEADERS, "ce_actor": ""}, "missing CloudEvents headers: ce_actor"),
+        ({**GOOD_HEADERS, "ce_specversion": "0.3"}, "unsupported ce_specversion"),
+        ({**GOOD_HEADERS, "ce_time": "yesterday"}, "RFC 3339"),
+        ({**GOOD_HEADERS, "content-type": "text/plain"}, "content-type"),
+        ({**GOOD_HEADERS, "ce_id": "x" * 101}, "ce_id is not an id"),
+        ({**GOOD_HEADERS, "ce_id": "a\x00b"}, "ce_id is not an id"),
     ],
 )
 def test_bad_envelopes_are_refused_with_a_reason(headers: dict[str, str], message: str) -> None:
     with pytest.raises(EnvelopeError, match=message):
         parse_envelope(headers)
+    assert parse_envelope(GOOD_HEADERS).subject == "a"
 
 
 def test_field_cipher_round_trip_rotation_and_wrong_key() -> None:
