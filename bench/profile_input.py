@@ -33,17 +33,32 @@ from sikader_shared.migrations import upgrade_head
 from sikader_shared.service import ServiceRuntime
 from sikader_shared.testing.broker import TestBroker
 
-# Stages: a function of ours and everything below it (cumulative time under cProfile).
-STAGES = [
-    ("FastStream + aiokafka: fetch, batch parse, commit", "faststream/_internal/subscriber/usecase.py", "consume"),
-    ("decode: headers, envelope, JSON + pydantic, body hash", "sikader_shared/inbox.py", "decode"),
-    ("inbox insert + repeats", "sikader_shared/uow.py", "bulk_insert"),
-    ("incentives: apply events + decide (all)", "incentives/handlers.py", "apply_inputs"),
-    ("  fold events into facts (domain)", "incentives/domain/facts.py", None),
-    ("  decide cadres + announce", "incentives/handlers.py", "recompute_live"),
-    ("unit of work commit (outbox, audit rows)", "sikader_shared/uow.py", "commit"),
-    ("outbox relay", "sikader_shared/outbox.py", "publish_pending"),
+# Self time (cProfile's tottime, reliable under asyncio) by where the code lives.
+COMPONENTS = [
+    ("waiting (epoll: the database, the broker, idle)", ("method 'poll' of 'select.epoll'",)),
+    ("aiokafka: fetch, record unpacking, commits", ("aiokafka/",)),
+    ("FastStream: subscriber loop, batch parser", ("faststream/",)),
+    ("pydantic: JSON parse + validation", ("pydantic", "SchemaValidator")),
+    ("asyncpg: statements, array encoding, results", ("asyncpg/", "_socket.socket")),
+    ("SQLAlchemy + SQLModel", ("sqlalchemy/", "sqlmodel/", "greenlet")),
+    ("sikader_shared: decode, inbox, unit of work, relay", ("sikader_shared/", "_hashlib", "of 'bytes' objects")),
+    ("incentives domain: folding events into facts, rules", ("incentives/domain/",)),
+    ("incentives handlers + store", ("incentives/handlers.py", "incentives/adapters/")),
+    ("asyncio event loop", ("asyncio/", "selectors.py")),
 ]
+
+
+def components(stats: pstats.Stats) -> list[tuple[str, float]]:
+    totals = dict.fromkeys([c for c, _ in COMPONENTS] + ["other (builtins called from anywhere)"], 0.0)
+    for (filename, _line, func), (_cc, _nc, tottime, _ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+        where = f"{filename}:{func}"
+        for label, needles in COMPONENTS:
+            if any(n in where for n in needles):
+                totals[label] += tottime
+                break
+        else:
+            totals["other (builtins called from anywhere)"] += tottime
+    return sorted(totals.items(), key=lambda kv: -kv[1])
 
 
 async def run(b: TestBroker, n: int, profile: bool, top: int) -> None:
@@ -102,15 +117,12 @@ async def run(b: TestBroker, n: int, profile: bool, top: int) -> None:
         if not profile:
             return
         stats = pstats.Stats(profiler)
-        total = max(stats.total_tt, 1e-9)  # type: ignore[attr-defined]
-        print(f"\nunder cProfile ({total:.1f} s of CPU in this thread; shares of it):")
-        raw = stats.stats  # type: ignore[attr-defined]
-        for label, path, func in STAGES:
-            if func is None:
-                t = sum(v[2] for (f, _, fn), v in raw.items() if f.endswith(path))  # own time in the module
-            else:
-                t = sum(v[3] for (f, _, fn), v in raw.items() if f.endswith(path) and fn == func)
-            print(f"  {t / total:6.1%}  {label}")
+        parts = components(stats)
+        busy = sum(t for label, t in parts if not label.startswith("waiting"))
+        print("\nunder cProfile (it roughly doubles the time): self time by component, shares of the busy time:")
+        for label, t in parts:
+            share = "" if label.startswith("waiting") else f"{t / busy:6.1%}"
+            print(f"  {share:>6}  {t / n * 1e6:6.1f} us/event  {label}")
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
         print("\n" + "\n".join(out.getvalue().splitlines()[6:]))
