@@ -60,14 +60,14 @@ lint: $(STAMP)
 BENCH_DB ?= postgresql://postgres@127.0.0.1:5432/test
 
 bench: $(STAMP)
-	$(BIN)/python -m bench.throughput --events 100000
+	$(BIN)/python -m bench.throughput --events 100000 --cadres-known
 	$(BIN)/python -m bench.latency --cadres 1000 --rate 25
 	$(BIN)/python bench/incentives_calculation.py --cadres 100000 --database-url $(BENCH_DB)
 	$(BIN)/python bench/incentives_calculation.py --cadres 1000000 --database-url $(BENCH_DB)
 	$(BIN)/python bench/registry_import.py --rows 100000 --database-url $(BENCH_DB)
 
 bench-smoke: $(STAMP)
-	$(BIN)/python -m bench.throughput --events 2000 --naive-events 300
+	$(BIN)/python -m bench.throughput --events 2000 --naive-events 300 --cadres-known
 	$(BIN)/python -m bench.latency --cadres 60 --rate 20
 	$(BIN)/python bench/incentives_calculation.py --cadres 1000 --database-url $(BENCH_DB)
 	$(BIN)/python bench/registry_import.py --rows 1000 --database-url $(BENCH_DB)

@@ -47,6 +47,12 @@ from sikader_shared.kafka import ensure_topics
 from sikader_shared.testing.broker import TestBroker
 from sikader_shared.testing.services import SubprocessService
 
+POSYANDU = 5000  # distinct Posyandu in the events
+
+
+def posyandu_id(i: int) -> str:
+    return str(uuid.UUID(int=2 * 10**9 + i % POSYANDU))
+
 
 def make_events(n: int) -> list[Event]:
     """Half certificates, half Posyandu verifications, deterministic."""
@@ -73,10 +79,10 @@ def make_events(n: int) -> list[Event]:
         else:
             out.append(
                 PosyanduFacilityVerified(
-                    posyandu_id=str(uuid.UUID(int=2 * 10**9 + i % 5000)),
+                    posyandu_id=posyandu_id(i),
                     kelurahan_code=kel,
                     kecamatan_code=kel[:8],
-                    name=f"Posyandu {i % 5000}",
+                    name=f"Posyandu {i % POSYANDU}",
                     verified_by="dinkes",
                     verified_at=now + timedelta(seconds=i),
                 )
@@ -215,11 +221,39 @@ class Run:
     peak_rss: float  # MiB, per process
     service_cpu_us: float  # per event in the steady part, the incentives process(es)
     postgres_cpu_us: float  # per event in the steady part, the PostgreSQL backends serving them
+    announced: int  # IncentiveEligibilityChanged written
 
 
-async def incentives_run(bootstrap: str, n: int, instances: int, workdir: Path, group: str) -> Run:
+async def seed_cadres(dsn: str, n: int) -> None:
+    """The cadres of the events' certificates, known to incentives (bulk rows in its cadre
+    projection, as registered cadres would leave them): 10 at each Posyandu (the default
+    policy's cap is 5), so every event re-decides the 10 cadres of a Posyandu."""
+    at = datetime(2026, 1, 10, tzinfo=UTC)
+    rows = []
+    for i in range(0, n, 2):
+        kel, cadre = f"64.71.0{i % 6 + 1}.10{i % 7 + 1:02d}", str(uuid.UUID(int=i))
+        place, registered, joined = posyandu_id(i // 2), date(2026, 1, 10), date(2015, 3, 1)
+        status = ("active", registered, joined, None, None, "seed", at, "seed", at)
+        rows.append((cadre, f"Kader {i}", kel, kel[:8], place, *status))
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.copy_records_to_table("cadres", records=rows, columns=SEED_COLUMNS)
+        await conn.execute("ANALYZE cadres")
+    finally:
+        await conn.close()
+
+
+SEED_COLUMNS = [
+    "cadre_id", "name", "kelurahan_code", "kecamatan_code", "posyandu_id", "status", "registered_on", "joined_on",
+    "deactivated_on", "reactivated_on", "status_event_id", "status_at", "assignment_event_id", "assignment_at",
+]  # fmt: skip
+
+
+async def incentives_run(
+    bootstrap: str, n: int, instances: int, workdir: Path, group: str, known_cadres: bool = False
+) -> Run:
     """Events already on the topics: start `instances` incentives processes at once on one
-    fresh database and follow the group's committed offsets."""
+    fresh database (with the cadres known, if asked) and follow the group's committed offsets."""
     url = database("incentives")
     env = service_env("incentives", bootstrap, url, workdir, SIKADER_INCENTIVES_CONSUMER_GROUP=group)
     services: list[SubprocessService] = []
@@ -228,6 +262,8 @@ async def incentives_run(bootstrap: str, n: int, instances: int, workdir: Path, 
     conn: asyncpg.Connection | None = None
     try:
         await asyncio.to_thread(SubprocessService("incentives", env, workdir / "migrate.log").migrate)
+        if known_cadres:
+            await seed_cadres(url, n)
         conn = await asyncpg.connect(url)
         logs = [workdir / f"incentives-{group}-{i}.log" for i in range(instances)]
         services = [SubprocessService("incentives", env, log) for log in logs]
@@ -259,12 +295,14 @@ async def incentives_run(bootstrap: str, n: int, instances: int, workdir: Path, 
         applied = await count_applied(url)
         if applied != n:
             raise AssertionError(f"{applied} events in the inbox, {n} expected")
+        announced = int(await conn.fetchval("SELECT count(*) FROM outbox"))
         assert t5 is not None and t95 is not None
         return Run(
             0.9 * n / max(t95 - t5, 1e-3),
             peak,
             sum(v for k, v in spent.items() if k in own) / (0.9 * n) * 1e6,
             sum(v for k, v in spent.items() if k not in own) / (0.9 * n) * 1e6,
+            announced,
         )
     finally:
         if conn is not None:
@@ -290,7 +328,7 @@ async def idle_memory(bootstrap: str, workdir: Path) -> dict[str, float]:
     return out
 
 
-async def main(b: TestBroker, n: int, naive_n: int) -> None:
+async def main(b: TestBroker, n: int, naive_n: int, decided: bool) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="sikader-bench-"))
     try:
         print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}")
@@ -305,8 +343,14 @@ async def main(b: TestBroker, n: int, naive_n: int) -> None:
             naive_rate = await naive(b.bootstrap, naive_db, min(naive_n, n))
         finally:
             drop_database(naive_db)
-        run1 = await incentives_run(b.bootstrap, n, 1, workdir, "bench-one")
-        run2 = await incentives_run(b.bootstrap, n, 2, workdir, "bench-two")
+        runs = {
+            "1 instance": await incentives_run(b.bootstrap, n, 1, workdir, "bench-one"),
+            "2 instances": await incentives_run(b.bootstrap, n, 2, workdir, "bench-two"),
+        }
+        if decided:
+            runs["1 instance, cadres known"] = await incentives_run(b.bootstrap, n, 1, workdir, "bench-k1", True)
+            runs["2 instances, cadres known"] = await incentives_run(b.bootstrap, n, 2, workdir, "bench-k2", True)
+        run1, run2 = runs["1 instance"], runs["2 instances"]
         one, two = run1.rate, run2.rate
         rows = [
             ("producer (aiokafka, acks=all, batched)", f"{produce_rate:,.0f}", f"{produce_rate / ceiling:.2f}"),
@@ -316,16 +360,20 @@ async def main(b: TestBroker, n: int, naive_n: int) -> None:
                 f"{naive_rate:,.0f}",
                 f"{naive_rate / ceiling:.3f}",
             ),
-            ("incentives service, 1 instance (steady 5%-95%)", f"{one:,.0f}", f"{one / ceiling:.3f}"),
-            ("incentives service, 2 instances (steady 5%-95%)", f"{two:,.0f}", f"{two / ceiling:.3f}"),
+        ]
+        rows += [
+            (f"incentives service, {label} (steady 5%-95%)", f"{r.rate:,.0f}", f"{r.rate / ceiling:.3f}")
+            for label, r in runs.items()
         ]
         print(table(rows, ("path", "events/s", "x ceiling")))
         print(f"\nincentives 1 instance vs naive: {one / naive_rate:.1f}x; 2 instances vs 1: {two / one:.2f}x")
-        print(
-            f"CPU per event: 1 instance {run1.service_cpu_us:.0f} us in the service + {run1.postgres_cpu_us:.0f} us "
-            f"in PostgreSQL; 2 instances {run2.service_cpu_us:.0f} us + {run2.postgres_cpu_us:.0f} us "
-            f"(load average now {os.getloadavg()[0]:.1f})\n"
-        )
+        cpu = [
+            (label, f"{r.service_cpu_us:.0f}", f"{r.postgres_cpu_us:.0f}", f"{r.announced:,}")
+            for label, r in runs.items()
+        ]
+        print(f"\nload average now {os.getloadavg()[0]:.1f}")
+        print(table(cpu, ("incentives", "CPU us/event: service", "PostgreSQL", "eligibility changes announced")))
+        print()
         mem = [(s, f"{v:.0f}") for s, v in idle.items()]
         mem += [("incentives under load (peak, 1 instance)", f"{run1.peak_rss:.0f}"),
                 ("incentives under load (peak, each of 2)", f"{run2.peak_rss:.0f}")]  # fmt: skip
@@ -338,7 +386,12 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--naive-events", type=int, default=5_000, help="the naive consumer is slow: sample size")
+    parser.add_argument(
+        "--cadres-known",
+        action="store_true",
+        help="also runs with the certificates' cadres known (10 per Posyandu): every event re-decides a Posyandu",
+    )
     args = parser.parse_args()
     use_postgres()
     test_broker = broker()  # started outside the event loop (it waits with asyncio.run)
-    asyncio.run(main(test_broker, args.events, args.naive_events))
+    asyncio.run(main(test_broker, args.events, args.naive_events, args.cadres_known))
