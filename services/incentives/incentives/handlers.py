@@ -138,7 +138,14 @@ async def apply_inputs(uow: UnitOfWork, items: Sequence[Input], *, recompute_all
     changed_posy: set[str] = set()
     payments: list[fx.PaymentDetails] = []
     touched_posyandu: set[str] = set()
-    cause: dict[str, Envelope] = {}  # aggregate -> the latest event that touched it
+    cause: dict[str, Envelope] = {}  # aggregate -> the latest event (by its time) that touched it
+
+    def caused(aggregate_id: str, env: Envelope) -> None:
+        # A batch mixes topics (a cadre's registration and its certificate may come in either
+        # order): the announcement names the most recent fact, not the last one read.
+        if aggregate_id not in cause or env.time >= cause[aggregate_id].time:
+            cause[aggregate_id] = env
+
     for kind, event, env in kinds:
         if kind == CADRE:
             before = cadres.get(event.cadre_id)
@@ -146,16 +153,16 @@ async def apply_inputs(uow: UnitOfWork, items: Sequence[Input], *, recompute_all
             changed_cadres.add(event.cadre_id)
             if before is not None and before.posyandu_id:
                 touched_posyandu.add(before.posyandu_id)  # a transfer frees a place under the old cap
-            cause[event.cadre_id] = env
+            caused(event.cadre_id, env)
         elif kind == POSYANDU:
             posy[event.posyandu_id] = fx.apply_posyandu_event(posy.get(event.posyandu_id), event, env)
             changed_posy.add(event.posyandu_id)
             touched_posyandu.add(event.posyandu_id)
-            cause[event.posyandu_id] = env
+            caused(event.posyandu_id, env)
         elif kind == CERTIFICATE:
             certs[event.certificate_id] = fx.apply_certificate_event(certs.get(event.certificate_id), event, env)
             changed_certs.add(event.certificate_id)
-            cause[event.cadre_id] = env
+            caused(event.cadre_id, env)
         elif kind == PAYMENT:
             payments.append(fx.apply_payment_details(event, env))
 
