@@ -1,8 +1,9 @@
 """Where the incentives service's input path spends its time: the real runtime (FastStream
 batch consumer on the broker, inbox, projections, decisions, outbox relay) in this process,
 on PostgreSQL, under cProfile. Prints CPU per event (this process, and the PostgreSQL
-backends serving it: load-independent, unlike events/s on a shared machine), the time per
-stage, and the functions that cost most.
+backends serving it: load-independent, unlike events/s on a shared machine), the self time
+by component (aiokafka, FastStream, pydantic, SQLAlchemy, asyncpg, our code) and the
+functions that cost most.
 
     python -m bench.profile_input --events 20000
     python -m bench.profile_input --events 20000 --no-profile    # CPU figures without profiler overhead

@@ -91,7 +91,10 @@ def make_events(n: int) -> list[Event]:
 
 
 async def produce(bootstrap: str, events: list[Event]) -> float:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=256 * 1024)
+    # Batched as the services' outbox relays batch (sikader_shared.kafka.producer_for: 2 ms
+    # linger, 16 KiB batches): the consumer decodes a whole record batch at a time, so larger
+    # producer batches would inflate its memory beyond what it sees in production.
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2, max_batch_size=16 * 1024)
     await producer.start()
     try:
         with Timer() as t:

@@ -13,6 +13,8 @@ what comes back is new; only the rest (repeats, rare) are looked up for their bo
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -228,6 +230,13 @@ class EventConsumer:
     async def process(self, records: Sequence[Record]) -> list[DeadLetter]:
         """Apply a batch. Returns the dead letters the caller must publish (and have acked)
         before it commits the offsets."""
+        # In a context of its own: FastStream calls us in a context that holds the whole batch
+        # message, and whatever this work creates that outlives it keeps that context, hence
+        # the batch, alive (asyncpg's statement-cache timers: 300 s each). Measured: 14 batches
+        # (~50 MB) kept this way at 1,000 events a batch.
+        return await asyncio.create_task(self._process(records), context=contextvars.Context())
+
+    async def _process(self, records: Sequence[Record]) -> list[DeadLetter]:
         dead: list[DeadLetter] = []
         good: list[Decoded] = []
         for r in records:

@@ -11,11 +11,9 @@ class IncentivesSettings(ServiceSettings):
     # Approved periods looked back on at each calculation for corrections (late facts).
     correction_lookback_periods: int = 3
     # Input events are applied a batch per transaction: larger batches spread the fixed cost
-    # of a transaction (a dozen statements, ~12 ms of CPU on the 2-core bench machine) over
-    # more events, but hold more in memory (about two batches are alive at once). Measured
-    # there (60,000 events): 500 -> 145 us CPU an event, 163 MiB resident; 1000 -> 113 us,
-    # 189 MiB; 2000 -> 95 us, 225 MiB. 1000 keeps the service under 200 MiB.
-    consumer_max_records: int = 1000
+    # of a transaction (a dozen statements, ~12 ms of CPU on the loaded 2-core bench machine)
+    # over more events. Resident memory under the 100,000-event load: ~155 MiB at 2,000.
+    consumer_max_records: int = 2000
     # With nothing to read, FastStream's batch loop waits this long for records and then
     # sleeps as long again before the next fetch: an event arriving meanwhile waits (up to
     # 50 ms with the shared default). Busy, it changes nothing: records are taken as they are.
