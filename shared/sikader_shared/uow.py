@@ -156,8 +156,31 @@ class UnitOfWork:
 _PG = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
+async def driver_connection(session: AsyncSession) -> Any | None:
+    """The asyncpg connection under a PostgreSQL session, inside the session's transaction,
+    for the statements run per batch: through SQLAlchemy a statement costs ~0.3 ms of CPU
+    before the driver sees it (a batch of one event ran ~15 statements: 7 ms), directly
+    a fraction of that. None on other databases."""
+    sync = session.sync_session
+    cached = sync.info.get("sikader.driver")
+    transaction = sync.get_transaction()
+    if cached is not None and transaction is not None and cached[0] is transaction:
+        return cached[1]  # the same transaction, hence the same connection
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    raw = await (await session.connection()).get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    if not driver.is_in_transaction():
+        # SQLAlchemy's adapter sends BEGIN with its first statement: let it, or what we run
+        # here would commit on its own.
+        await session.execute(text("SELECT 1"))
+    sync.info["sikader.driver"] = (sync.get_transaction(), driver)
+    return driver
+
+
 @cache
-def _pg_array_type(table: Table, column: str) -> tuple[str, bool]:
+def pg_array_type(table: Table, column: str) -> tuple[str, bool]:
     """The PostgreSQL array type a column's values travel in, and whether it is JSON (sent
     as text, cast back in the statement)."""
     col_type = table.c[column].type
@@ -172,8 +195,8 @@ def _pg_statement(
 ) -> str:
     q = _PG.identifier_preparer.quote
     names = [q(c) for c in columns]
-    types = [_pg_array_type(table, c) for c in columns]
-    arrays = ", ".join(f"CAST(:p{i} AS {t})" for i, (t, _) in enumerate(types))
+    types = [pg_array_type(table, c) for c in columns]
+    arrays = ", ".join(f"CAST(${i} AS {t})" for i, (t, _) in enumerate(types, start=1))
     picked = ", ".join(
         f"CAST(u.{n} AS JSON)" if is_json else f"u.{n}" for n, (_, is_json) in zip(names, types, strict=True)
     )
@@ -208,16 +231,19 @@ async def bulk_insert(
     if not rows:
         return []
     columns = tuple(rows[0])
-    if session.get_bind().dialect.name == "postgresql":
-        params: dict[str, list[Any]] = {}
-        for i, c in enumerate(columns):
+    driver = await driver_connection(session)
+    if driver is not None:
+        arrays: list[list[Any]] = []
+        for c in columns:
             values = [r[c] for r in rows]
-            if _pg_array_type(table, c)[1]:
+            if pg_array_type(table, c)[1]:
                 values = [None if v is None else json.dumps(v) for v in values]
-            params[f"p{i}"] = values
+            arrays.append(values)
         sql = _pg_statement(table, columns, on_conflict, tuple(keys), returning)
-        result = await session.execute(text(sql), params)
-        return list(result.scalars()) if returning else []
+        if returning:
+            return [r[0] for r in await driver.fetch(sql, *arrays)]
+        await driver.execute(sql, *arrays)
+        return []
     # SQLite: executemany (its C loop is cheap); RETURNING through SQLAlchemy's insertmanyvalues.
     stmt: Any = insert(table)
     if on_conflict is not None:

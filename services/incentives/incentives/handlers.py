@@ -55,7 +55,7 @@ from sikader_shared.crypto import FieldCipher
 from sikader_shared.envelope import Envelope
 from sikader_shared.errors import Conflict, Forbidden, Invalid, NotFound
 from sikader_shared.inbox import BatchHandler
-from sikader_shared.uow import UnitOfWork
+from sikader_shared.uow import UnitOfWork, driver_connection
 
 RECOMPUTE_ALL = "internal.incentives.RecomputeAll"
 PROJECTOR_LOCK = 5_100_317  # pg advisory lock key: one projector at a time per database
@@ -113,19 +113,21 @@ async def lock_decisions(session: AsyncSession) -> None:
     change twice. Taken after the transaction's projection writes (made in id order): the
     holder writes only decisions and outbox rows, which nobody writes without the lock, so
     waiting for it cannot deadlock. SQLite has a single writer anyway."""
-    if calc.dialect_of(session) == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": DECIDE_LOCK})
+    driver = await driver_connection(session)
+    if driver is not None:
+        await driver.execute("SELECT pg_advisory_xact_lock($1)", DECIDE_LOCK)
 
 
 async def apply_inputs(uow: UnitOfWork, items: Sequence[Input], *, recompute_all: bool = False) -> None:
     """Applies input events (in order) to the projections, then re-decides the cadres they
     concern for the open period."""
     session = uow.session
-    if calc.dialect_of(session) == "postgresql":
+    driver = await driver_connection(session)
+    if driver is not None:
         # The lookups below take id arrays of a batch's size. A prepared statement's generic
         # plan, made while a table was small, scans it whole for every id (measured: 200 ms
         # a batch at 10,000 rows, growing with the table); a custom plan probes the index.
-        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+        await driver.execute("SET LOCAL plan_cache_mode = force_custom_plan")
     # Dispatch on type(): isinstance on pydantic models goes through ABCMeta (slow per event).
     kinds: list[tuple[str | None, Any, Envelope]] = [(INPUT_KIND.get(type(e)), e, env) for e, env in items]
     cadre_ids = {e.cadre_id for k, e, _ in kinds if k in (CADRE, CERTIFICATE)}
@@ -240,10 +242,10 @@ async def recompute_live(
         return 0
     session = uow.session
     period = current_period(uow)
-    row = await session.get(PeriodRow, str(period))
-    if row is not None and row.state in CLOSED_STATES:
+    state, policies = await store.live_terms(session, str(period))
+    if state in CLOSED_STATES:
         return 0  # an approved period changes only by payments: late facts become corrections
-    policy = policy_for(await store.policies(session), str(period))
+    policy = policy_for(policies, str(period))
     changed = 0
     for part in store.chunks(sorted(posyandu_ids), 2000):  # bounded memory for a recompute of all
         changed += await _decide_and_announce(uow, period, policy, await store.load_cadres_at(session, part), cause)

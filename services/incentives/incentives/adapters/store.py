@@ -4,14 +4,15 @@ table (arrays through unnest on PostgreSQL): the per-event cost stays small."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
+from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, any_, bindparam
+from sqlalchemy import Column, Table
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects import postgresql
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -30,7 +31,7 @@ from incentives.domain.periods import PeriodState
 from incentives.domain.policy import Policy
 from incentives.domain.rules import Decision
 from sikader_shared.clock import utc
-from sikader_shared.uow import bulk_insert
+from sikader_shared.uow import bulk_insert, driver_connection, pg_array_type
 
 CHUNK = 500
 T = TypeVar("T")
@@ -56,16 +57,27 @@ POSYANDU_COLUMNS = _columns(PosyanduRow, PosyanduFacts)
 CERTIFICATE_COLUMNS = _columns(CertificateRow, CertificateFacts)
 
 
+@cache
+def _select_by(columns: tuple[Column[Any], ...], key: Column[Any]) -> str:
+    """PostgreSQL: the rows whose `key` is in an array parameter."""
+    table = key.table
+    assert isinstance(table, Table)
+    names = ", ".join(c.name for c in columns)
+    return f"SELECT {names} FROM {table.name} WHERE {key.name} = ANY($1::{pg_array_type(table, key.name)[0]})"
+
+
 async def _rows(session: AsyncSession, columns: list[Column[Any]], key: Column[Any], ids: Iterable[str]) -> list[Any]:
-    """Rows whose `key` is one of `ids`: on PostgreSQL one array parameter per chunk."""
+    """Rows (tuples of `columns`) whose `key` is one of `ids`: on PostgreSQL one array
+    parameter, straight through the driver (this runs several times per batch)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return []
+    driver = await driver_connection(session)
+    if driver is not None:
+        return list(await driver.fetch(_select_by(tuple(columns), key), wanted))
     out: list[Any] = []
-    postgres = session.get_bind().dialect.name == "postgresql"
-    for part in chunks(sorted(set(ids)), 5000 if postgres else CHUNK):
-        if postgres:
-            where = key == any_(bindparam("ids", list(part), type_=postgresql.ARRAY(key.type)))
-        else:
-            where = key.in_(part)
-        out.extend((await session.execute(sa_select(*columns).where(where))).all())
+    for part in chunks(wanted, CHUNK):
+        out.extend((await session.execute(sa_select(*columns).where(key.in_(part)))).all())
     return out
 
 
@@ -151,6 +163,37 @@ def policy_of(row: PolicyVersionRow) -> Policy:
         note=row.note,
         sequence=row.sequence,
     )
+
+
+async def live_terms(session: AsyncSession, period: str) -> tuple[str | None, list[Policy]]:
+    """The period's state (None if nobody touched it yet) and every policy version: what
+    each batch of input events decides by, read through the driver on PostgreSQL."""
+    driver = await driver_connection(session)
+    if driver is None:
+        row = await session.get(PeriodRow, period)
+        return (row.state if row else None), await policies(session)
+    state = await driver.fetchval("SELECT state FROM periods WHERE period = $1", period)
+    rows = await driver.fetch(
+        "SELECT version, sequence, effective_from, amounts, requirements, cap_per_posyandu, budget_ceiling, note"
+        " FROM policy_versions ORDER BY sequence"
+    )
+
+    def data(value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
+
+    return state, [
+        Policy(
+            version=r[0],
+            effective_from=r[2],
+            amounts={k: int(v) for k, v in data(r[3]).items()},
+            requirements=tuple(data(r[4])),
+            cap_per_posyandu=r[5],
+            budget_ceiling=r[6],
+            note=r[7],
+            sequence=r[1],
+        )
+        for r in rows
+    ]
 
 
 async def policy_rows(session: AsyncSession) -> list[PolicyVersionRow]:
