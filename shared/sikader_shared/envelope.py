@@ -103,8 +103,8 @@ def parse_envelope(headers: dict[str, str]) -> Envelope:
     get = headers.get
     event_id, ce_type, source, spec = get("ce_id"), get("ce_type"), get("ce_source"), get("ce_specversion")
     time_raw, subject = get("ce_time"), get("ce_subject")
-    missing = [h for h in REQUIRED_HEADERS if not get(h)]
-    if missing:
+    if not all(map(get, REQUIRED_HEADERS)):  # (the list of what is missing only when something is)
+        missing = [h for h in REQUIRED_HEADERS if not get(h)]
         raise EnvelopeError(f"missing CloudEvents headers: {', '.join(missing)}")
     assert event_id and ce_type and source and spec and time_raw and subject  # checked just above
     if spec != SPECVERSION:

@@ -29,7 +29,7 @@ from sikader_shared.db import DlqRecord, InboxRecord
 from sikader_shared.envelope import Envelope, EnvelopeError, headers_to_dict, parse_envelope
 from sikader_shared.events.base import EVENT_MODELS, Event
 from sikader_shared.logging import correlation_id_var, event_id_var
-from sikader_shared.uow import SYSTEM, Actor, UnitOfWork, bulk_insert
+from sikader_shared.uow import SYSTEM, Actor, UnitOfWork, bulk_insert_columns
 
 log = logging.getLogger(__name__)
 
@@ -162,18 +162,15 @@ class EventConsumer:
         first: dict[str, Decoded] = {}
         for d in items:
             first.setdefault(d.envelope.id, d)
-        now = uow.clock.now()
-        rows = [
-            {
-                "consumer": self.name,
-                "event_id": d.envelope.id,
-                "body_hash": d.body_hash,
-                "ce_type": d.envelope.type,
-                "applied_at": now,
-            }
-            for d in sorted(first.values(), key=lambda d: d.envelope.id)  # one lock order for all consumers
-        ]
-        new = set(await bulk_insert(uow.session, INBOX, rows, on_conflict="nothing", returning="event_id"))
+        fresh = sorted(first.values(), key=lambda d: d.envelope.id)  # one lock order for all consumers
+        columns: dict[str, list[Any]] = {
+            "consumer": [self.name] * len(fresh),
+            "event_id": [d.envelope.id for d in fresh],
+            "body_hash": [d.body_hash for d in fresh],
+            "ce_type": [d.envelope.type for d in fresh],
+            "applied_at": [uow.clock.now()] * len(fresh),
+        }
+        new = set(await bulk_insert_columns(uow.session, INBOX, columns, on_conflict="nothing", returning="event_id"))
         repeats = [i for i in first if i not in new]
         stored: dict[str, str] = {}
         for start in range(0, len(repeats), 500):

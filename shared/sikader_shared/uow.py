@@ -230,20 +230,35 @@ async def bulk_insert(
     values come back for the rows actually inserted."""
     if not rows:
         return []
-    columns = tuple(rows[0])
+    columns = {c: [r[c] for r in rows] for c in rows[0]}
+    return await bulk_insert_columns(session, table, columns, on_conflict=on_conflict, keys=keys, returning=returning)
+
+
+async def bulk_insert_columns(
+    session: AsyncSession,
+    table: Table,
+    columns: dict[str, list[Any]],
+    *,
+    on_conflict: Literal["nothing", "update"] | None = None,
+    keys: Sequence[str] = (),
+    returning: str | None = None,
+) -> list[Any]:
+    """`bulk_insert` of rows given column by column (lists of equal length): no dict per row."""
+    names = tuple(columns)
+    if not names or not columns[names[0]]:
+        return []
     driver = await driver_connection(session)
     if driver is not None:
-        arrays: list[list[Any]] = []
-        for c in columns:
-            values = [r[c] for r in rows]
-            if pg_array_type(table, c)[1]:
-                values = [None if v is None else json.dumps(v) for v in values]
-            arrays.append(values)
-        sql = _pg_statement(table, columns, on_conflict, tuple(keys), returning)
+        arrays = [
+            [None if v is None else json.dumps(v) for v in values] if pg_array_type(table, c)[1] else values
+            for c, values in columns.items()
+        ]
+        sql = _pg_statement(table, names, on_conflict, tuple(keys), returning)
         if returning:
             return [r[0] for r in await driver.fetch(sql, *arrays)]
         await driver.execute(sql, *arrays)
         return []
+    rows = [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
     # SQLite: executemany (its C loop is cheap); RETURNING through SQLAlchemy's insertmanyvalues.
     stmt: Any = insert(table)
     if on_conflict is not None:
@@ -252,10 +267,10 @@ async def bulk_insert(
             stmt = stmt.on_conflict_do_nothing()
         else:
             stmt = stmt.on_conflict_do_update(
-                index_elements=list(keys), set_={c: stmt.excluded[c] for c in columns if c not in keys}
+                index_elements=list(keys), set_={c: stmt.excluded[c] for c in names if c not in keys}
             )
     if returning:
         stmt = stmt.returning(table.c[returning])
-        return list((await session.execute(stmt, list(rows))).scalars())
-    await session.execute(stmt, list(rows))
+        return list((await session.execute(stmt, rows)).scalars())
+    await session.execute(stmt, rows)
     return []
