@@ -382,6 +382,7 @@ class Harness:
     async def receiver_outage(self) -> dict[str, Any]:
         t_down = now()
         arrived_before = len(self.receiver.snapshot())
+        self.kills["receiver"].append(t_down)  # answers in flight are lost: those deliveries come again
         await asyncio.to_thread(self.receiver.stop)
         await asyncio.sleep(RECEIVER_DOWN_S)
         pending = await self._deliveries("pending")
@@ -610,11 +611,12 @@ class Harness:
         by_delivery = Counter(a.delivery_id for a in arrivals)
         repeated = {d: n for d, n in by_delivery.items() if n > 1}
         # A delivery comes again only if notifications died between sending it and recording
-        # it: its first arrival shortly before a SIGKILL of notifications.
+        # it, or the receiver went down before its answer reached notifications: its first
+        # arrival shortly before a SIGKILL of notifications or the receiver's stop.
         first = {}
         for a in arrivals:
             first.setdefault(a.delivery_id, a.at)
-        kills = self.kills.get("notifications", [])
+        kills = [*self.kills.get("notifications", []), *self.kills.get("receiver", [])]
         unexplained = [d for d in repeated if not any(0 <= k - first[d] <= 10 for k in kills)]
         if unexplained:
             bad.append(f"{len(unexplained)} webhook deliveries repeated without a crash to explain them")
