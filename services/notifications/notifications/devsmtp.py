@@ -35,16 +35,27 @@ class MailStore:
     def __init__(self, directory: str | Path) -> None:
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._last_ns = 0
+
+    def _stamp(self) -> str:
+        """A name prefix that sorts in arrival order: several messages arrive within one second,
+        so whole seconds (and a random suffix) would list them in random order."""
+        with self._lock:
+            self._last_ns = max(time.time_ns(), self._last_ns + 1)
+            ns = self._last_ns
+        seconds, fraction = divmod(ns, 1_000_000_000)
+        return f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime(seconds))}.{fraction:09d}-{uuid.uuid4().hex[:6]}"
 
     def save(self, content: bytes) -> Path:
-        name = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}.eml"
+        name = f"{self._stamp()}.eml"
         tmp = self.dir / f".{name}.tmp"
         tmp.write_bytes(content)
         os.replace(tmp, self.dir / name)  # readers never see half a message
         return self.dir / name
 
     def save_text(self, channel: str, payload: dict[str, Any]) -> None:
-        name = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}.{channel}.json"
+        name = f"{self._stamp()}.{channel}.json"
         (self.dir / name).write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
 
     def texts(self) -> list[dict[str, Any]]:
