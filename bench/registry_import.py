@@ -137,10 +137,16 @@ async def run(args: argparse.Namespace) -> None:
         # CPU seconds of this process (service, its relay and the client) while uploading: a
         # figure that the load of other processes on the machine barely changes.
         print(f"process CPU during the upload: {cpu:.1f} s ({cpu / report['registered'] * 1e6:.0f} us per row)")
-        started = time.perf_counter()
+        total = await service.runtime.relay.backlog()
+        print(f"outbox backlog when the upload ended: {total:,} events")
+        started, cpu_started = time.perf_counter(), time.process_time()
         while (backlog := await service.runtime.relay.backlog()) > 0 and time.perf_counter() - started < 600:
             await asyncio.sleep(0.5)
-        print(f"outbox published {'' if backlog == 0 else 'NOT '}within {time.perf_counter() - started:.1f} s more")
+        drained, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        print(
+            f"outbox published {'' if backlog == 0 else 'NOT '}within {drained:.1f} s more "
+            f"(process CPU meanwhile: {cpu:.1f} s, {cpu / max(total, 1) * 1e6:.0f} us per event)"
+        )
     finally:
         await service.stop()
         drop_database(url)

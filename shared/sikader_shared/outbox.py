@@ -7,11 +7,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import Table, delete, func, text, update
+from sqlalchemy import Select, Table, delete, func, text, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col
@@ -27,6 +28,38 @@ OUTBOX: Table = OutboxRecord.__table__  # type: ignore[attr-defined]
 OUTBOX_LOCK_KEY = 0x51CADE  # advisory lock id; each service has its own database
 
 
+def unpublished_batch(limit: int) -> Select[tuple[int, str, str, dict[str, str], str]]:
+    """The next `limit` unpublished rows in commit (seq) order.
+
+    Ordered by (published_at, seq), the unpublished index's own order (published_at is NULL in
+    every row it returns, so this is seq order) and read straight from that index (see
+    lead_publishing): with ORDER BY seq PostgreSQL walked the primary key past every published
+    row, or sorted the whole backlog (40-250 ms a batch once an import left 100,000s of rows;
+    under 1 ms this way)."""
+    return (
+        sa_select(OUTBOX.c.seq, OUTBOX.c.topic, OUTBOX.c.key, OUTBOX.c.headers, OUTBOX.c.payload)
+        .where(OUTBOX.c.published_at.is_(None))
+        .order_by(OUTBOX.c.published_at, OUTBOX.c.seq)
+        .limit(limit)
+    )
+
+
+async def lead_publishing(session: AsyncSession) -> bool:
+    """Whether this transaction may publish the next batch. On PostgreSQL, one relay per
+    database at a time (a transaction-scoped advisory lock, held for one batch), so that
+    several replicas of a service keep the commit order and do not publish a batch twice. The
+    same transaction turns sorting off: the batch query must read the unpublished index in
+    order, and with the statistics an import leaves behind (taken while the table was small)
+    the planner would rather sort the whole backlog. SQLite is single-writer anyway."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    got = await session.scalar(
+        text("SELECT pg_try_advisory_xact_lock(:k) AND set_config('enable_sort', 'off', true) = 'off'"),
+        {"k": OUTBOX_LOCK_KEY},
+    )
+    return bool(got)
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -37,6 +70,7 @@ class OutboxRelay:
         batch_size: int = 2000,
         idle_poll_s: float = 1.0,
         retention_days: int | None = None,
+        bulk_pause_s: float = 1.0,
     ) -> None:
         self._sessions = sessions
         self._producer_factory = producer_factory
@@ -44,7 +78,11 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.idle_poll_s = idle_poll_s
         self.retention_days = retention_days
+        self.bulk_pause_s = bulk_pause_s
         self.signal = asyncio.Event()
+        self._bulk_requests = 0
+        self._no_bulk = asyncio.Event()
+        self._no_bulk.set()
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
         self.published_total = 0
@@ -74,17 +112,30 @@ class OutboxRelay:
             except Exception:
                 log.warning("producer stop failed", exc_info=True)
 
+    @contextmanager
+    def yielding_to_bulk(self) -> Iterator[None]:
+        """Mark a bulk request (an import of 10,000s of rows) in progress: meanwhile the relay
+        publishes one batch per `bulk_pause_s` instead of as fast as it can. The request and the
+        relay share one event loop and one core, and the events queued behind the import's
+        wait for its events anyway (commit order), so the import finishes first and the relay
+        then drains at full speed."""
+        self._bulk_requests += 1
+        self._no_bulk.clear()
+        try:
+            yield
+        finally:
+            self._bulk_requests -= 1
+            if not self._bulk_requests:
+                self._no_bulk.set()
+
     async def publish_pending(self) -> int:
         """Publish one batch of unpublished rows; returns how many were published."""
         async with self._lock, self._sessions() as session:
+            if not await lead_publishing(session):
+                return 0  # another replica's relay is publishing this database's outbox
             # Plain rows, not ORM objects: this loop publishes every event of the service.
             records: list[tuple[int, str, str, dict[str, str], str]] = (
-                await session.execute(
-                    sa_select(OUTBOX.c.seq, OUTBOX.c.topic, OUTBOX.c.key, OUTBOX.c.headers, OUTBOX.c.payload)
-                    .where(OUTBOX.c.published_at.is_(None))
-                    .order_by(OUTBOX.c.seq)
-                    .limit(self.batch_size)
-                )
+                await session.execute(unpublished_batch(self.batch_size))
             ).all()  # type: ignore[assignment]
             if not records:
                 return 0
@@ -102,22 +153,13 @@ class OutboxRelay:
             self.published_total += len(records)
             return len(records)
 
-    async def _leader(self, session: AsyncSession) -> bool:
-        """On PostgreSQL, one relay per database at a time (a transaction-scoped advisory
-        lock), so that several replicas of a service keep the per-aggregate order. SQLite is
-        single-writer anyway."""
-        bind = session.get_bind()
-        if bind.dialect.name != "postgresql":
-            return True
-        got = await session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": OUTBOX_LOCK_KEY})
-        return bool(got)
-
     async def run(self, stop: asyncio.Event) -> None:
         backoff = 0.2
         while not stop.is_set():
             try:
                 while await self.publish_pending():
-                    pass
+                    if self._bulk_requests:
+                        await _wait_any((self._no_bulk, stop), self.bulk_pause_s)
                 backoff = 0.2
                 self.last_error = None
                 await self._purge_expired()
@@ -167,6 +209,16 @@ class OutboxRelay:
                 sa_select(func.count()).select_from(OutboxRecord).where(col(OutboxRecord.published_at).is_(None))
             )
             return int(value or 0)
+
+
+async def _wait_any(events: tuple[asyncio.Event, ...], seconds: float) -> None:
+    """Until one of `events` is set, for at most `seconds`."""
+    waiters = [asyncio.create_task(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

@@ -87,6 +87,7 @@ class ServiceRuntime:
             batch_size=self.settings.outbox_batch_size,
             idle_poll_s=self.settings.outbox_idle_poll_s,
             retention_days=self.settings.outbox_retention_days,
+            bulk_pause_s=self.settings.outbox_bulk_pause_s,
         )
         handlers: dict[type[Event], Handler] = {**AUTH_HANDLERS, **definition.event_handlers}
         self.consumer = EventConsumer(

@@ -44,6 +44,8 @@ class ServiceSettings(BaseSettings):
     outbox_batch_size: int = 2000  # events per publish round trip (2,000: ~1.6x the rate of 500, measured)
     outbox_retention_days: int | None = None  # None keeps published events for ever
     outbox_idle_poll_s: float = 1.0  # only for rows written by other processes (CLI)
+    # while a bulk request (an import) runs, the relay publishes one batch per this many seconds
+    outbox_bulk_pause_s: float = 1.0
     broker_check_interval_s: float = Field(
         2.0, validation_alias=_env("broker_check_interval_s", "SIKADER_BROKER_CHECK_INTERVAL_S")
     )

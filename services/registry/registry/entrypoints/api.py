@@ -143,9 +143,7 @@ def build_routers(cfg: RegistryConfig) -> list[APIRouter]:
         """The kecamatan of the configured city (reference data, read-only)."""
         return [KecamatanOut(code=k.code, name=k.name, kelurahan_count=len(k.kelurahan)) for k in cfg.wilayah.kecamatan]
 
-    @wilayah.get(
-        "/kelurahan", response_model=list[KelurahanOut], responses={404: {"description": "Unknown kecamatan"}}
-    )
+    @wilayah.get("/kelurahan", response_model=list[KelurahanOut], responses={404: {"description": "Unknown kecamatan"}})
     async def list_kelurahan(
         kecamatan: str | None = Query(None, description="Kecamatan code, e.g. 64.71.06", examples=["64.71.06"]),
         _actor: Actor = Depends(require("registry:read")),
@@ -297,12 +295,13 @@ def build_routers(cfg: RegistryConfig) -> list[APIRouter]:
         assessment. Rows already registered (same kelurahan and normalised name) are reported,
         not registered again. A file that is not a CSV of these columns: 422, nothing changes."""
         raw = await _read_csv(request, cfg)
-        parsed = await _parse(parse_posyandu, raw, cfg)
+        with _runtime(request).relay.yielding_to_bulk():  # the import first, its events after
+            parsed = await _parse(parse_posyandu, raw, cfg)
 
-        async def op(uow: UnitOfWork) -> dict[str, Any]:
-            return await handlers.import_posyandu(uow, cfg, parsed)
+            async def op(uow: UnitOfWork) -> dict[str, Any]:
+                return await handlers.import_posyandu(uow, cfg, parsed)
 
-        return await execute_write(request, actor, op, body={"sha256": hashlib.sha256(raw).hexdigest()})
+            return await execute_write(request, actor, op, body={"sha256": hashlib.sha256(raw).hexdigest()})
 
     # ------------------------------------------------------------------ cadres
 
@@ -453,12 +452,13 @@ def build_routers(cfg: RegistryConfig) -> list[APIRouter]:
         by posyandu_id, or by kelurahan_code + posyandu_name. A file that is not a CSV of these
         columns: 422, nothing changes."""
         raw = await _read_csv(request, cfg)
-        parsed = await _parse(parse_cadres, raw, cfg)
+        with _runtime(request).relay.yielding_to_bulk():  # the import first, its events after
+            parsed = await _parse(parse_cadres, raw, cfg)
 
-        async def op(uow: UnitOfWork) -> dict[str, Any]:
-            return await handlers.import_cadres(uow, cfg, parsed)
+            async def op(uow: UnitOfWork) -> dict[str, Any]:
+                return await handlers.import_cadres(uow, cfg, parsed)
 
-        return await execute_write(request, actor, op, body={"sha256": hashlib.sha256(raw).hexdigest()})
+            return await execute_write(request, actor, op, body={"sha256": hashlib.sha256(raw).hexdigest()})
 
     # ------------------------------------------------------------------ statistics
 
