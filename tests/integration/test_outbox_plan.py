@@ -128,3 +128,55 @@ async def test_two_replicas_relays_publish_each_event_once_in_order(
     finally:
         stop.set()
         await engine.dispose()
+
+
+async def test_relay_yields_to_a_bulk_request_then_drains(databases: Callable[[str], str], broker: TestBroker) -> None:
+    """While an import runs the relay publishes one batch per bulk_pause_s; when it ends, the
+    rest goes out at once."""
+    url = databases("outbox_bulk")
+    topic = "sikader.test.outbox-bulk"
+    await ensure_topics(broker.bootstrap, [topic], partitions=3)
+    engine = make_engine(url)
+    settings = ServiceSettings(service_name="bulk", kafka_bootstrap_servers=broker.bootstrap)
+    relay = OutboxRelay(
+        session_factory(engine), lambda: producer_for(settings), SystemClock(), batch_size=100, bulk_pause_s=1.0
+    )
+    stop = asyncio.Event()
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(OUTBOX.create)
+            await conn.execute(
+                OUTBOX.insert(),
+                [
+                    {
+                        "event_id": str(uuid.uuid4()),
+                        "topic": topic,
+                        "key": f"aggregate-{i % 5}",
+                        "ce_type": "test",
+                        "headers": {"ce_id": str(i)},
+                        "payload": json.dumps({"n": i}),
+                        "created_at": datetime.now(UTC),
+                    }
+                    for i in range(1000)
+                ],
+            )
+        with relay.yielding_to_bulk():
+            task = asyncio.create_task(relay.run(stop))
+            await asyncio.sleep(2.0)
+            # a batch at 0 s, 1 s and 2 s at most, however fast the broker is
+            during_bulk = relay.published_total
+        assert 0 < during_bulk <= 300, during_bulk
+        for _ in range(300):
+            if relay.published_total == 1000:
+                break
+            await asyncio.sleep(0.1)
+        assert relay.published_total == 1000
+        assert await relay.backlog() == 0
+        stop.set()
+        relay.signal.set()
+        await task
+        numbers = [json.loads(r.value)["n"] for r in await read_topic(broker.bootstrap, topic)]
+        assert sorted(numbers) == list(range(1000))
+    finally:
+        stop.set()
+        await engine.dispose()

@@ -68,6 +68,7 @@ async def wait_kafka_ready(bootstrap: str, timeout: float = 30.0) -> None:
 
 @dataclass
 class TestBroker:
+    __test__ = False  # a fixture's value, not a test class for pytest to collect
     bootstrap: str
     kind: str  # "external" | "container:<image>" | "subprocess"
     _proc: subprocess.Popen[bytes] | None = None
