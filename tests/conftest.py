@@ -15,7 +15,7 @@ from sikader_shared.crypto import new_key
 from sikader_shared.service import ServiceDefinition
 from sikader_shared.settings import ServiceSettings
 from sikader_shared.testing.broker import TestBroker, start_test_broker
-from sikader_shared.testing.database import drop_database, service_database_url
+from sikader_shared.testing.database import temporary_databases
 from sikader_shared.testing.services import InProcessService, SubprocessService
 
 CONTACT_KEY = new_key()
@@ -42,16 +42,8 @@ def broker() -> Iterator[TestBroker]:
 
 @pytest.fixture
 def databases() -> Iterator[Callable[[str], str]]:
-    created: list[str] = []
-
-    def make(service: str) -> str:
-        url = service_database_url(service)
-        created.append(url)
-        return url
-
-    yield make
-    for url in created:
-        drop_database(url)
+    with temporary_databases() as make:
+        yield make
 
 
 def settings_for(

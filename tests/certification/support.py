@@ -7,7 +7,6 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -22,6 +21,7 @@ from sikader_shared.envelope import new_envelope
 from sikader_shared.events import CadreDeactivated, CadreReactivated, CadreRegistered
 from sikader_shared.events.base import Event
 from sikader_shared.service import ServiceRuntime
+from sikader_shared.testing.checks import eventually
 from sikader_shared.testing.kafka import as_message, envelope_for, headers_of, publish_raw, read_topic
 from sikader_shared.testing.services import InProcessService
 from sikader_shared.uow import Actor
@@ -91,17 +91,6 @@ async def publish(bootstrap: str, *events: Event, at: datetime | None = None) ->
         messages.append(as_message(event, env))
     await publish_raw(bootstrap, topics.CADRE, messages)
     return messages
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
 
 
 async def known(client: Any, cadre_id: str, status: str = "active") -> dict[str, Any]:

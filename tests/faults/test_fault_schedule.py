@@ -225,7 +225,7 @@ class Harness:
 
     def arrived(self) -> Counter[tuple[str, str]]:
         seen: dict[str, tuple[str, str]] = {}
-        for a in self.receiver.snapshot():
+        for a in self.receiver.arrivals():
             seen[a.ce_id] = (a.subject, a.ce_type.split(".")[2] if a.ce_type.count(".") >= 3 else a.ce_type)
         return Counter(seen.values())
 
@@ -381,7 +381,7 @@ class Harness:
 
     async def receiver_outage(self) -> dict[str, Any]:
         t_down = now()
-        arrived_before = len(self.receiver.snapshot())
+        arrived_before = len(self.receiver.arrivals())
         self.kills["receiver"].append(t_down)  # answers in flight are lost: those deliveries come again
         await asyncio.to_thread(self.receiver.stop)
         await asyncio.sleep(RECEIVER_DOWN_S)
@@ -390,7 +390,7 @@ class Harness:
         await asyncio.to_thread(self.receiver.start)
         t_drained = await until(lambda: self.delivered_before(t_up), "webhooks after the receiver returned",
                                 RECOVERY_TIMEOUT_S, 0.5)  # fmt: skip
-        caught_up = [a for a in self.receiver.snapshot() if t_up <= a.at <= t_drained]
+        caught_up = [a for a in self.receiver.arrivals() if t_up <= a.at <= t_drained]
         return {
             "fault": f"webhook receiver down for {RECEIVER_DOWN_S:.0f} s (connections refused)",
             "at_s": self.rel(t_down),
@@ -598,7 +598,7 @@ class Harness:
         # -- the webhook: every subscribed event of ours arrived (deduplicated on ce-id)
         ours = {ids[r] for r in (*self.model.posyandu, *self.model.cadres)}
         expected = {i for (subject, name), s in distinct.items() if subject in ours and name in SUBSCRIBED for i in s}
-        arrivals = self.receiver.snapshot()
+        arrivals = self.receiver.arrivals()
         received = {a.ce_id for a in arrivals}
         if received != expected:
             bad.append(f"webhook: {len(expected - received)} events never arrived, "

@@ -8,11 +8,10 @@ with the revocation named as the failed rule's fact and source."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any
 
 import pytest
@@ -28,6 +27,7 @@ from sikader_shared import topics
 from sikader_shared.auth import issue_key
 from sikader_shared.clock import WITA
 from sikader_shared.envelope import REQUIRED_HEADERS
+from sikader_shared.testing import checks
 from sikader_shared.testing.kafka import headers_of, read_topic, wait_for
 from sikader_shared.testing.services import InProcessService
 from sikader_shared.uow import Actor
@@ -64,15 +64,7 @@ def make_nik(birth: date, sex: str, region: str = "647106", serial: int = 42) ->
 NIK = make_nik(BIRTH, "F")
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], what: str, timeout: float = WAIT) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{what}: not within {timeout}s (last: {last!r})")
+eventually = partial(checks.eventually, timeout=WAIT, interval=0.2)
 
 
 async def issue_all(registry: InProcessService) -> dict[str, str]:

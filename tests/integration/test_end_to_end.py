@@ -11,18 +11,17 @@ subscription gets a webhook whose HMAC-SHA256 signature the receiver verifies.""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from aiokafka.structs import ConsumerRecord
 
@@ -30,7 +29,9 @@ from notifications.devsmtp import DevMailServer
 from sikader_shared import topics
 from sikader_shared.clock import WITA
 from sikader_shared.envelope import REQUIRED_HEADERS
+from sikader_shared.testing import checks
 from sikader_shared.testing.broker import free_port
+from sikader_shared.testing.checks import ok
 from sikader_shared.testing.kafka import headers_of, wait_for
 from tests.conftest import subprocess_env
 from tests.notifications.support import HttpReceiver
@@ -53,20 +54,7 @@ def nik(birth: date, female: bool, serial: int) -> str:
     return f"647106{day:02d}{birth.month:02d}{birth.year % 100:02d}{serial:04d}"
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], what: str, timeout: float = WAIT) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.3)
-    raise AssertionError(f"{what}: not within {timeout}s (last: {last!r})")
-
-
-def ok(r: httpx.Response, *codes: int) -> Any:
-    assert r.status_code in (codes or (200, 201)), f"{r.request.method} {r.request.url} -> {r.status_code}: {r.text}"
-    return r.json()
+eventually = partial(checks.eventually, timeout=WAIT, interval=0.3)
 
 
 def issue_key(env: dict[str, str], client: str, scopes: str) -> str:

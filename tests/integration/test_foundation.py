@@ -28,6 +28,7 @@ from sikader_shared.auth import issue_key, revoke_key
 from sikader_shared.db import ApiKeyRecord, AuditRecord, InboxRecord
 from sikader_shared.events import CadreDeactivated, CadreRegistered
 from sikader_shared.service import ServiceRuntime
+from sikader_shared.testing.checks import eventually
 from sikader_shared.testing.kafka import as_message, envelope_for, headers_of, publish_raw, wait_for
 from sikader_shared.uow import Actor
 from tests.conftest import settings_for, subprocess_env
@@ -48,17 +49,6 @@ def cadre_registered(i: int = 0) -> CadreRegistered:
         status="active",
         registered_at=datetime.now(UTC),
     )
-
-
-async def eventually(check: Any, timeout: float = 20.0, interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
 
 
 async def count(runtime: ServiceRuntime, stmt: Any) -> int:

@@ -3,18 +3,18 @@ SMS / WhatsApp gateway) that verifies signatures, plus event builders."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import select
 
@@ -31,6 +31,7 @@ from sikader_shared.events import (
     Event,
 )
 from sikader_shared.service import ServiceRuntime
+from sikader_shared.testing import checks
 from sikader_shared.testing.broker import free_port
 from sikader_shared.testing.kafka import as_message, envelope_for, publish_raw
 from sikader_shared.uow import Actor
@@ -54,29 +55,39 @@ class Received:
     body: bytes
     status: int
     verified: bool | None
+    at: float = field(default_factory=time.monotonic)  # when it was answered
 
     def json(self) -> Any:
         return json.loads(self.body)
 
 
 class HttpReceiver:
-    """A real HTTP server in a thread. `status` is what it answers; `hold` (when set to an
-    Event) makes it hang until the event is set: a slow subscriber."""
+    """A real HTTP server in a thread, an outside system's webhook endpoint. `status` is what
+    it answers (401 when a `secret` is set and the signature does not verify); `hold` (when
+    set to an Event) makes it hang until the event is set: a slow subscriber. It can stop and
+    start again on the same port: while it is down, connections are refused (what a crashed
+    receiver looks like)."""
 
-    def __init__(self, secret: str | None = None) -> None:
+    def __init__(self, secret: str | None = None, path: str = "/hook") -> None:
         self.secret = secret
+        self.path = path
         self.port = free_port()
         self.status = 200
         self.hold: threading.Event | None = None
         self.requests: list[Received] = []  # answered requests, in arrival order
         self.arrived = 0  # requests that reached the handler, answered or not
+        self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
+        return f"http://127.0.0.1:{self.port}{self.path}"
 
-    def start(self) -> HttpReceiver:
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def start(self) -> Self:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -86,14 +97,16 @@ class HttpReceiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                receiver.arrived += 1
+                with receiver._lock:
+                    receiver.arrived += 1
                 if receiver.hold is not None:
                     receiver.hold.wait(30)
                 status = receiver.status
                 verified = verify_signature(receiver.secret, headers, body) if receiver.secret else None
                 if verified is False:
                     status = 401
-                receiver.requests.append(Received(headers, body, status, verified))
+                with receiver._lock:
+                    receiver.requests.append(Received(headers, body, status, verified))
                 self.send_response(status)
                 self.send_header("content-length", "0")
                 self.end_headers()
@@ -103,11 +116,17 @@ class HttpReceiver:
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
+        server, self._server = self._server, None
+        if server is not None:
             if self.hold is not None:
                 self.hold.set()
-            self._server.shutdown()
-            self._server.server_close()
+            server.shutdown()
+            server.server_close()
+
+    def snapshot(self) -> list[Received]:
+        """The answered requests so far (safe while requests arrive)."""
+        with self._lock:
+            return list(self.requests)
 
     def accepted(self) -> list[Received]:
         return [r for r in self.requests if 200 <= r.status < 300]
@@ -121,22 +140,14 @@ async def issue(runtime: ServiceRuntime, client: str, scopes: list[str]) -> str:
     return key
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met")
-        await asyncio.sleep(0.1)
+eventually = partial(checks.eventually, timeout=30.0)
 
 
 async def wait_until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
     async def check() -> bool:
         return predicate()
 
-    await eventually(check, timeout)
+    await eventually(check, timeout=timeout)
 
 
 async def deliveries(runtime: ServiceRuntime, **where: Any) -> list[DeliveryRow]:

@@ -49,6 +49,7 @@ import time
 import uuid
 from collections import Counter
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,9 @@ from sikader_shared.clock import WITA
 from sikader_shared.crypto import FieldCipher, FieldCipherError
 from sikader_shared.db import make_engine
 from sikader_shared.kafka import admin_for, list_topics
+from sikader_shared.testing import checks
 from sikader_shared.testing.broker import free_port, tcp_answers
+from sikader_shared.testing.checks import ok
 from sikader_shared.testing.kafka import publish_raw
 from tests.conftest import CONTACT_KEY, PAYMENT_KEY, subprocess_env
 from tests.privacy.scan import KnownValues, national_number, pattern_hits
@@ -109,20 +112,7 @@ def nik(birth: date, female: bool, serial: int) -> str:
     return f"647106{day:02d}{birth.month:02d}{birth.year % 100:02d}{serial:04d}"
 
 
-def ok(r: httpx.Response, *codes: int) -> Any:
-    assert r.status_code in (codes or (200, 201)), f"{r.request.method} {r.request.url} -> {r.status_code}: {r.text}"
-    return r.json()
-
-
-async def eventually(check: Any, what: str, timeout: float = WAIT) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"{what}: not within {timeout}s (last: {last!r})")
+eventually = partial(checks.eventually, timeout=WAIT, interval=0.5)
 
 
 def issue_key(env: dict[str, str], client: str, scopes: str) -> str:

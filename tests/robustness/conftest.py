@@ -15,7 +15,7 @@ from sikader_shared.auth import issue_key
 from sikader_shared.migrations import upgrade_head
 from sikader_shared.service import ServiceDefinition
 from sikader_shared.testing.broker import TestBroker, start_test_broker
-from sikader_shared.testing.database import drop_database, service_database_url
+from sikader_shared.testing.database import temporary_databases
 from sikader_shared.testing.services import InProcessService
 from sikader_shared.uow import Actor
 
@@ -81,16 +81,8 @@ def module_broker() -> Iterator[TestBroker]:
 
 @pytest.fixture(scope="module")
 def module_databases() -> Iterator[Callable[[str], str]]:
-    created: list[str] = []
-
-    def make(service: str) -> str:
-        url = service_database_url(service)
-        created.append(url)
-        return url
-
-    yield make
-    for url in created:
-        drop_database(url)
+    with temporary_databases() as make:
+        yield make
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

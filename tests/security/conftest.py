@@ -7,10 +7,10 @@ period, a webhook subscription, a broadcast) for the matrix to act on."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any
 
 import httpx
@@ -32,7 +32,9 @@ from sikader_shared.cli import run_cli
 from sikader_shared.clock import WITA
 from sikader_shared.db import ApiKeyRecord, AuditRecord
 from sikader_shared.migrations import upgrade_head
+from sikader_shared.testing import checks
 from sikader_shared.testing.broker import TestBroker, start_test_broker
+from sikader_shared.testing.checks import ok
 from sikader_shared.testing.database import drop_database, service_database_url
 from sikader_shared.testing.services import InProcessService
 from sikader_shared.uow import Actor
@@ -95,20 +97,7 @@ def cadre_body(serial: int, name: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], what: str, timeout: float = WAIT) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{what}: not within {timeout}s (last: {last!r})")
-
-
-def ok(r: httpx.Response, *statuses: int) -> Any:
-    assert r.status_code in (statuses or (200, 201)), f"{r.request.method} {r.request.url}: {r.status_code} {r.text}"
-    return r.json()
+eventually = partial(checks.eventually, timeout=WAIT)
 
 
 @dataclass

@@ -12,6 +12,8 @@ import concurrent.futures
 import os
 import tempfile
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import asyncpg
 from sqlalchemy.engine import make_url
@@ -69,3 +71,21 @@ def drop_database(url: str) -> None:
         _admin_exec(base, f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)')
     except Exception:
         pass
+
+
+@contextmanager
+def temporary_databases() -> Iterator[Callable[[str], str]]:
+    """A maker of per-service test databases, each dropped when the block ends (the body of
+    the `databases` fixtures, whatever their scope)."""
+    created: list[str] = []
+
+    def make(service: str) -> str:
+        url = service_database_url(service)
+        created.append(url)
+        return url
+
+    try:
+        yield make
+    finally:
+        for url in created:
+            drop_database(url)
