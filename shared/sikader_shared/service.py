@@ -38,7 +38,7 @@ from sikader_shared import topics as topic_catalogue
 from sikader_shared.api_errors import HTTP_ERROR_CODES, data_error_reason, document_errors
 from sikader_shared.auth import AUTH_HANDLERS, KeyVerifier, require
 from sikader_shared.clock import Clock, SystemClock, utc
-from sikader_shared.db import AuditRecord, DlqRecord, ServiceStateRecord, make_engine, session_factory
+from sikader_shared.db import AuditRecord, DlqRecord, PiiReadRecord, ServiceStateRecord, make_engine, session_factory
 from sikader_shared.docs import asyncapi_html, swagger_html
 from sikader_shared.errors import ServiceError
 from sikader_shared.events.base import Event
@@ -635,6 +635,44 @@ def _install_platform_routes(app: FastAPI, runtime: ServiceRuntime) -> None:
                     "before": r.before,
                     "after": r.after,
                     "correlation_id": r.correlation_id,
+                }
+                for r in rows
+            ]
+
+    @app.get("/audit/pii-reads", tags=["platform"])
+    async def pii_read_log(
+        entity_type: str | None = Query(None, max_length=50, description="e.g. cadre, payment_batch"),
+        entity_id: str | None = Query(None, max_length=100),
+        actor_client: str | None = Query(None, max_length=100, description="The OPD client that read"),
+        after: int | None = Query(None, ge=0, le=2**63 - 1, description="Continue after this row id"),
+        limit: int = Query(100, ge=1, le=1000),
+        _actor: Actor = Depends(require("audit:read")),
+    ) -> list[dict[str, Any]]:
+        """The PII read log, oldest first: every answer that showed personal data unmasked
+        (who: OPD client and key; when; which entity; which fields; through which route).
+        It holds no personal data itself. Read-only: no route changes it."""
+        query = select(PiiReadRecord).order_by(col(PiiReadRecord.id)).limit(limit)
+        for column, value in (
+            (PiiReadRecord.entity_type, entity_type),
+            (PiiReadRecord.entity_id, entity_id),
+            (PiiReadRecord.actor_client, actor_client),
+        ):
+            if value is not None:
+                query = query.where(col(column) == value)
+        if after is not None:
+            query = query.where(col(PiiReadRecord.id) > after)
+        async with runtime.sessions() as session:
+            rows: Any = (await session.execute(query)).scalars()
+            return [
+                {
+                    "id": r.id,
+                    "at": utc(r.at),
+                    "actor_client": r.actor_client,
+                    "actor_key": r.actor_key,
+                    "entity_type": r.entity_type,
+                    "entity_id": r.entity_id,
+                    "fields": r.fields,
+                    "route": r.route,
                 }
                 for r in rows
             ]

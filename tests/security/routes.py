@@ -73,7 +73,7 @@ CSV = {"content-type": "text/csv"}
 
 def platform_routes(service: str) -> list[Route]:
     """What every service has (sikader_shared.service): health, metrics, docs, the audit
-    trail (read-only) and whoami."""
+    trail and the PII read log (read-only) and whoami."""
     return [
         route(service, "GET", "/health/live", PUBLIC),
         route(service, "GET", "/health/ready", PUBLIC),
@@ -90,6 +90,13 @@ def platform_routes(service: str) -> list[Route]:
             "/audit",
             "audit:read",
             lambda r: Req("/audit", params={"entity_type": "cadre", "entity_id": r["cadre"]}),
+        ),
+        route(
+            service,
+            "GET",
+            "/audit/pii-reads",
+            "audit:read",
+            lambda r: Req("/audit/pii-reads", params={"entity_type": "cadre", "entity_id": r["cadre"]}),
         ),
         route(service, "GET", "/auth/whoami", ANY_KEY),
     ]

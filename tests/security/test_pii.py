@@ -96,6 +96,24 @@ async def test_personal_data_masked_without_registry_pii_and_every_unmasked_read
         assert {"nik", "phone", "email", "address", "payment"} <= set(x.fields)
         assert started <= x.at.astimezone(UTC) <= finished
 
+    # An auditor reads the same log through the API (audit:read), filtered and paged; the
+    # log names people only by id.
+    async with p.client("registry", "auditor") as auditor:
+        listed = ok(await auditor.get("/audit/pii-reads", params={"entity_type": "cadre", "entity_id": cid}))
+        assert [(r["id"], r["route"], r["actor_client"], r["actor_key"]) for r in listed] == [
+            (x.id, x.route, x.actor_client, x.actor_key) for x in log
+        ]
+        assert all(datetime.fromisoformat(r["at"]) == x.at.astimezone(UTC) for r, x in zip(listed, log, strict=True))
+        assert not [s for s in secrets if s in str(listed)]
+        rest = ok(await auditor.get("/audit/pii-reads", params={"entity_id": cid, "after": listed[0]["id"]}))
+        assert [r["id"] for r in rest] == [x.id for x in log[1:]]
+        by_client = ok(await auditor.get("/audit/pii-reads", params={"actor_client": "dinsos-pii", "limit": 1000}))
+        assert {x.id for x in log} <= {r["id"] for r in by_client}
+        assert {r["actor_client"] for r in by_client} == {"dinsos-pii"}
+    async with p.client("registry", "pii") as pii:
+        refused = await pii.get("/audit/pii-reads", params={"entity_id": cid})
+    assert refused.status_code == 403 and "audit:read" in refused.json()["detail"]
+
 
 async def test_a_key_with_registry_pii_but_not_registry_read_reads_nothing(platform: Platform) -> None:
     p = platform
