@@ -79,6 +79,8 @@ class Supervisor:
             env.setdefault("SIKADER_NOTIFICATIONS_SMS_GATEWAY_URL", f"{gateway}/sms")
             env.setdefault("SIKADER_NOTIFICATIONS_WHATSAPP_GATEWAY_URL", f"{gateway}/whatsapp")
             env.setdefault("SIKADER_NOTIFICATIONS_PUBLIC_BASE_URL", f"http://127.0.0.1:{self.port_of(name)}")
+            # Local development: webhook receivers run on this machine (production refuses them).
+            env.setdefault("SIKADER_NOTIFICATIONS_WEBHOOK_ALLOW_PRIVATE_NETWORKS", "true")
         if name == "certification":
             env.setdefault("SIKADER_CERTIFICATION_PUBLIC_BASE_URL", f"http://127.0.0.1:{self.port_of(name)}")
         return env

@@ -18,6 +18,11 @@ from sikader_shared.testing.broker import TestBroker, start_test_broker
 from sikader_shared.testing.database import temporary_databases
 from sikader_shared.testing.services import InProcessService, SubprocessService
 
+# The tests' webhook receivers run on 127.0.0.1, which production refuses (server-side request
+# forgery): allowed for every service the tests start, in-process or as a subprocess. The test
+# of the refusal sets it back explicitly.
+os.environ.setdefault("SIKADER_NOTIFICATIONS_WEBHOOK_ALLOW_PRIVATE_NETWORKS", "true")
+
 CONTACT_KEY = new_key()
 PAYMENT_KEY = new_key()
 

@@ -22,7 +22,13 @@ from notifications.domain.signing import (
     verify_webhook,
     webhook_signature,
 )
-from notifications.domain.subscriptions import SUBSCRIBABLE, matches, normalise_event_type
+from notifications.domain.subscriptions import (
+    SUBSCRIBABLE,
+    literal_address,
+    matches,
+    normalise_event_type,
+    refused_destination,
+)
 from notifications.domain.templates import TemplateError, Templates, periode, rupiah, tanggal
 from sikader_shared.testing.broker import free_port
 
@@ -215,3 +221,39 @@ def test_dev_mail_catcher_keeps_mail_and_gateway_messages_and_lists_them(tmp_pat
             assert json.loads(listing.read())[0]["subject"] == "Halo"
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(
+    ("host", "addresses", "refused"),
+    [
+        ("sim.dinkes.balikpapan.go.id", ["103.10.20.30"], None),
+        ("hooks.example.org", ["2001:4860:4860::8888"], None),
+        ("localhost", [], "localhost is the service's own machine"),
+        ("api.localhost", ["127.0.0.1"], "api.localhost is the service's own machine"),
+        ("127.0.0.1", ["127.0.0.1"], "127.0.0.1 is a non-public address"),
+        ("10.0.0.5", ["10.0.0.5"], "10.0.0.5 is a non-public address"),
+        ("172.16.3.4", ["172.16.3.4"], "172.16.3.4 is a non-public address"),
+        ("169.254.169.254", ["169.254.169.254"], "169.254.169.254 is a non-public address"),
+        ("100.64.1.1", ["100.64.1.1"], "100.64.1.1 is a non-public address"),
+        ("0.0.0.0", ["0.0.0.0"], "0.0.0.0 is a non-public address"),
+        ("224.0.0.1", ["224.0.0.1"], "224.0.0.1 is a non-public address"),
+        ("fd00::1", ["fd00::1"], "fd00::1 is a non-public address"),
+        ("fe80::1", ["fe80::1%eth0"], "fe80::1 resolves to a non-public address"),
+        # a name is judged by every address it resolves to, and the address is not shown
+        (
+            "intranet.example.org",
+            ["103.10.20.30", "192.168.0.7"],
+            "intranet.example.org resolves to a non-public address",
+        ),
+    ],
+)
+def test_webhook_destinations_must_be_public(host: str, addresses: list[str], refused: str | None) -> None:
+    assert refused_destination(host, addresses) == refused
+
+
+def test_literal_addresses_are_recognised_in_any_spelling_python_accepts() -> None:
+    assert literal_address("[::1]") == "::1"
+    assert literal_address("::ffff:127.0.0.1") == "::ffff:7f00:1"
+    assert literal_address("127.0.0.1") == "127.0.0.1"
+    assert literal_address("sim.dinkes.balikpapan.go.id") is None
+    assert refused_destination("::ffff:127.0.0.1", [literal_address("::ffff:127.0.0.1") or ""]) is not None

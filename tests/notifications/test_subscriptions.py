@@ -3,6 +3,8 @@ delivery log, re-delivery of history from a date; and the OpenAPI document."""
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -143,6 +145,65 @@ async def test_subscription_lifecycle_pause_resume_log_and_redelivery(
             "RedeliverRequest",
         ):
             assert schemas[name].get("examples"), name
+    finally:
+        hook.stop()
+
+
+async def test_webhooks_go_to_public_addresses_only(broker, databases, run_service, tmp_path: Path) -> None:
+    """With the production setting, an OPD key cannot make the service call inside the city's
+    network: a URL naming this machine or a non-public IP is refused when registered, and a
+    name that resolves to one is refused when a delivery resolves it (failed at once, the
+    receiver never reached)."""
+    no_rules = tmp_path / "rules.json"
+    no_rules.write_text("[]")
+    settings = settings_for(
+        NotificationsSettings,
+        broker,
+        databases("notifications"),
+        worker_enabled=False,
+        rules_file=str(no_rules),
+        webhook_allow_private_networks=False,
+    )
+    svc = await run_service(definition(settings, FixedClock(datetime(2026, 12, 1, 4, 0, tzinfo=UTC))))
+    key = await issue(svc.runtime, "puskesmas-damai", ["notifications:subscribe"])
+    hook = HttpReceiver(SECRET).start()
+    body = {"url": hook.url, "secret": SECRET, "event_types": ["CertificateExpiring"]}
+    try:
+        async with svc.client(key) as client:
+            for url in (
+                hook.url,  # 127.0.0.1
+                f"http://localhost:{hook.port}/hook",
+                "http://[::1]:8080/hook",
+                "http://10.20.30.40/hook",
+                "http://192.168.1.10/hook",
+                "http://169.254.169.254/latest/meta-data/",  # a cloud metadata endpoint
+                "http://100.64.0.1/hook",  # carrier-grade NAT
+                "http://[::ffff:127.0.0.1]/hook",
+            ):
+                refused = await client.post("/subscriptions", json={**body, "url": url})
+                assert refused.status_code == 422, (url, refused.text)
+                assert refused.json()["field"] == "url" and "refused" in refused.json()["detail"], refused.text
+            assert (await client.get("/subscriptions")).json() == []
+
+            # A host name passes registration; it is resolved, and refused, at delivery.
+            host = socket.gethostname()
+            resolved = {info[4][0] for info in socket.getaddrinfo(host, None)}
+            if all(ipaddress.ip_address(a.split("%")[0]).is_global for a in resolved):
+                pytest.skip(f"this machine's name resolves to public addresses only ({resolved})")
+            named = await client.post("/subscriptions", json={**body, "url": f"http://{host}:{hook.port}/hook"})
+            assert named.status_code == 201, named.text
+            sub_id = named.json()["id"]
+
+        cadre_id = "5b2c1d3e-0000-4000-8000-000000000009"
+        [event_id] = await publish(broker.bootstrap, (expiring(cadre_id), "certification"))
+        await eventually(lambda: _count(svc, 1))
+        await DeliveryWorker(svc.runtime).tick()
+        assert hook.requests == [] and hook.arrived == 0
+        async with svc.client(key) as client:
+            [log] = (await client.get(f"/subscriptions/{sub_id}/deliveries")).json()
+        assert (log["source_event_id"], log["status"], log["attempts"]) == (event_id, "failed", 1)
+        assert log["last_error"] == f"webhook destination refused: {host} resolves to a non-public address"
+        assert not any(a in log["last_error"] for a in resolved)  # the internal address is not shown
     finally:
         hook.stop()
 

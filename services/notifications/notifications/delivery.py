@@ -198,15 +198,15 @@ class DeliveryWorker:
                 return False
             await uow.commit()
         error: str | None = problem.reason if problem else None
+        permanent = bool(problem and problem.permanent)
         if message is not None:
             try:
                 sender = self.senders[row.channel]
                 await asyncio.wait_for(sender.send(message), self.lease.total_seconds() - 30)
             except DeliveryFailed as exc:
-                error = exc.reason
+                error, permanent = exc.reason, exc.permanent
             except TimeoutError:
                 error = f"{row.channel} timed out"
-        permanent = bool(problem and problem.permanent)
         await self._record(delivery_id, seen + 1, error, permanent, correlation, row.source_event_id)
         return True
 

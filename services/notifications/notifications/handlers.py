@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -28,7 +29,13 @@ from notifications.config import NotificationConfig
 from notifications.domain.rules import Audience, plan_messages
 from notifications.domain.schedule import QUIET_CHANNELS, broadcast_slot
 from notifications.domain.signing import read_unsubscribe_token
-from notifications.domain.subscriptions import SUBSCRIBABLE, matches, normalise_event_type
+from notifications.domain.subscriptions import (
+    SUBSCRIBABLE,
+    literal_address,
+    matches,
+    normalise_event_type,
+    refused_destination,
+)
 from sikader_shared.clock import utc
 from sikader_shared.envelope import Envelope
 from sikader_shared.errors import Invalid, NotFound
@@ -254,6 +261,19 @@ def _own(sub: SubscriptionRow | None, actor: Actor, subscription_id: str) -> Sub
     return sub
 
 
+def check_destination(url: str) -> None:
+    """Refuse, when registering, a webhook URL that names this machine or a non-public IP
+    address; a host name is checked each time a delivery resolves it."""
+    host = urlsplit(url).hostname or ""
+    literal = literal_address(host)
+    reason = refused_destination(host, [literal] if literal is not None else [])
+    if reason is not None:
+        raise Invalid(
+            f"webhook URL refused: {reason}; subscribers must be reachable on the internet",
+            field="url",
+        )
+
+
 def normalise_event_types(values: Sequence[str]) -> list[str]:
     out, unknown = [], []
     for value in values:
@@ -294,7 +314,10 @@ async def create_subscription(
     kecamatan_codes: Sequence[str],
     kelurahan_codes: Sequence[str],
     description: str | None,
+    allow_private_networks: bool = False,
 ) -> dict[str, Any]:
+    if not allow_private_networks:
+        check_destination(url)
     now = uow.clock.now()
     sub = SubscriptionRow(
         id=str(uuid.uuid4()),

@@ -43,6 +43,10 @@ class NotificationsSettings(ServiceSettings):
     gateway_timeout_s: float = 10.0
 
     webhook_timeout_s: float = 10.0
+    # Webhooks go to public internet addresses only (no loopback, private or link-local ones:
+    # an OPD key must not make this service call inside the city's network). True for local
+    # development and tests, where the receivers run on 127.0.0.1.
+    webhook_allow_private_networks: bool = False
 
     # SMS / WhatsApp wait outside quiet hours (WITA). start == end: no quiet hours.
     quiet_hours_start: str = "21:00"

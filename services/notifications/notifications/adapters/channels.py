@@ -5,7 +5,9 @@ gateway."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
 import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -16,6 +18,7 @@ import aiosmtplib
 import httpx
 
 from notifications.domain.signing import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, webhook_signature
+from notifications.domain.subscriptions import literal_address, refused_destination
 from notifications.settings import NotificationsSettings
 
 
@@ -32,11 +35,13 @@ class OutgoingMessage:
 
 
 class DeliveryFailed(Exception):
-    """The message was not accepted. The reason must not contain contact details."""
+    """The message was not accepted. The reason must not contain contact details.
+    `permanent`: retrying cannot help (the destination is refused), give up at once."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, permanent: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.permanent = permanent
 
 
 class Sender(Protocol):
@@ -89,9 +94,31 @@ class WebhookSender:
 
     def __init__(self, settings: NotificationsSettings) -> None:
         self.timeout = settings.webhook_timeout_s
+        self.allow_private = settings.webhook_allow_private_networks
         self._client: httpx.AsyncClient | None = None  # made in the loop that sends
 
+    async def _check_destination(self, url: str) -> None:
+        """Resolve the host at each send (a name may point somewhere else since it was
+        registered) and refuse non-public addresses. The HTTP client resolves again when it
+        connects, so a name that changes in between (DNS rebinding) is out of this check's
+        reach: an egress firewall is the place for that."""
+        host = httpx.URL(url).host
+        literal = literal_address(host)
+        if literal is not None:
+            addresses = [literal]
+        else:
+            try:
+                infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+            except OSError as exc:
+                raise DeliveryFailed("webhook: the host name does not resolve") from exc
+            addresses = [str(info[4][0]) for info in infos]
+        reason = refused_destination(host, addresses)
+        if reason is not None:
+            raise DeliveryFailed(f"webhook destination refused: {reason}", permanent=True)
+
     async def send(self, message: OutgoingMessage) -> None:
+        if not self.allow_private:
+            await self._check_destination(message.to)
         timestamp = str(int(time.time()))
         headers = {
             **message.headers,

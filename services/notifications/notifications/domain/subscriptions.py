@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import ipaddress
+from collections.abc import Iterable, Sequence
 
 from sikader_shared import topics
 from sikader_shared.events import EVENT_MODELS
@@ -41,3 +42,31 @@ def matches(
     return (kecamatan is not None and kecamatan in kecamatan_codes) or (
         kelurahan is not None and kelurahan in kelurahan_codes
     )
+
+
+def refused_destination(host: str, addresses: Iterable[str]) -> str | None:
+    """Why a webhook may not go to `host` (an IP literal or a name, with the addresses it
+    resolves to), or None. Subscribers are outside systems on the internet: a loopback,
+    private, link-local or otherwise non-public address would let an OPD key make this service
+    call into the city's own network (server-side request forgery). The reason never names
+    the address a name resolved to."""
+    name = host.strip("[]").rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return f"{host} is the service's own machine"
+    for address in addresses:
+        try:
+            ip = ipaddress.ip_address(address.split("%")[0])  # drop an IPv6 zone id
+        except ValueError:
+            return f"{host} does not resolve to an IP address"
+        if not ip.is_global or ip.is_multicast:
+            named = "is" if address == name else "resolves to"
+            return f"{host} {named} a non-public address"
+    return None
+
+
+def literal_address(host: str) -> str | None:
+    """The host as an IP address if it is one (IPv6 in brackets or not), else None."""
+    try:
+        return str(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        return None

@@ -107,6 +107,7 @@ def build_router(cfg: NotificationConfig) -> APIRouter:
                 body.kecamatan_codes,
                 body.kelurahan_codes,
                 body.description,
+                cfg.settings.webhook_allow_private_networks,
             )
 
         return await execute_write(request, actor, op, status_code=201, body=body.model_dump(mode="json"))
