@@ -81,6 +81,7 @@ class OutboxRelay:
         self.bulk_pause_s = bulk_pause_s
         self.signal = asyncio.Event()
         self._bulk_requests = 0
+        self._following = False  # the last try found another replica's relay publishing
         self._no_bulk = asyncio.Event()
         self._no_bulk.set()
         self._producer: AIOKafkaProducer | None = None
@@ -131,7 +132,8 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         """Publish one batch of unpublished rows; returns how many were published."""
         async with self._lock, self._sessions() as session:
-            if not await lead_publishing(session):
+            self._following = not await lead_publishing(session)
+            if self._following:
                 return 0  # another replica's relay is publishing this database's outbox
             # Plain rows, not ORM objects: this loop publishes every event of the service.
             records: list[tuple[int, str, str, dict[str, str], str]] = (
@@ -156,6 +158,8 @@ class OutboxRelay:
     async def run(self, stop: asyncio.Event) -> None:
         backoff = 0.2
         while not stop.is_set():
+            # Cleared before looking, so a commit made while this loop publishes wakes it again.
+            self.signal.clear()
             try:
                 while await self.publish_pending():
                     if self._bulk_requests:
@@ -171,10 +175,11 @@ class OutboxRelay:
                 backoff = min(backoff * 2, 10.0)
                 continue
             # Wake as soon as a transaction commits; the timeout only catches rows written by
-            # other processes (the CLI) and is not on the hot path.
-            self.signal.clear()
+            # other processes (the CLI, another replica) and is not on the hot path. A replica
+            # that found the other relay publishing looks again soon: its own commits may have
+            # come after the other relay's last batch.
             try:
-                await asyncio.wait_for(self.signal.wait(), timeout=self.idle_poll_s)
+                await asyncio.wait_for(self.signal.wait(), timeout=0.05 if self._following else self.idle_poll_s)
             except TimeoutError:
                 pass
         await self._drop_producer()
