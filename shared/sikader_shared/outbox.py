@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from sikader_shared.aio import sleep_or_stop, wait_any
 from sikader_shared.clock import Clock
 from sikader_shared.db import OutboxRecord
 from sikader_shared.envelope import encode_headers
@@ -163,7 +164,7 @@ class OutboxRelay:
             try:
                 while await self.publish_pending():
                     if self._bulk_requests:
-                        await _wait_any((self._no_bulk, stop), self.bulk_pause_s)
+                        await wait_any(self._no_bulk, stop, timeout=self.bulk_pause_s)
                 backoff = 0.2
                 self.last_error = None
                 await self._purge_expired()
@@ -171,7 +172,7 @@ class OutboxRelay:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("outbox relay: publish failed, retrying", extra={"error": self.last_error})
                 await self._drop_producer()
-                await _sleep_or_stop(stop, backoff + random.uniform(0, backoff / 2))
+                await sleep_or_stop(stop, backoff + random.uniform(0, backoff / 2))
                 backoff = min(backoff * 2, 10.0)
                 continue
             # Wake as soon as a transaction commits; the timeout only catches rows written by
@@ -214,20 +215,3 @@ class OutboxRelay:
                 sa_select(func.count()).select_from(OutboxRecord).where(col(OutboxRecord.published_at).is_(None))
             )
             return int(value or 0)
-
-
-async def _wait_any(events: tuple[asyncio.Event, ...], seconds: float) -> None:
-    """Until one of `events` is set, for at most `seconds`."""
-    waiters = [asyncio.create_task(e.wait()) for e in events]
-    try:
-        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for w in waiters:
-            w.cancel()
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass

@@ -35,6 +35,7 @@ from sqlmodel import col
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sikader_shared import topics as topic_catalogue
+from sikader_shared.aio import sleep_or_stop, wait_any
 from sikader_shared.api_errors import HTTP_ERROR_CODES, data_error_reason, document_errors
 from sikader_shared.auth import AUTH_HANDLERS, KeyVerifier, require
 from sikader_shared.clock import Clock, SystemClock, utc
@@ -162,13 +163,13 @@ class ServiceRuntime:
                 raise
             except Exception:
                 log.exception("background task crashed; restarting", extra={"task": name})
-                await _sleep_or(self._stop, 1.0)
+                await sleep_or_stop(self._stop, 1.0)
 
     async def _relay_loop(self) -> None:
         # The relay publishes only once the watcher has seen the topics: publishing into a
         # freshly restarted local broker would auto-create topics with the wrong partitions.
         while not self._stop.is_set():
-            await _wait_any(self._stop, self.broker_healthy)
+            await wait_any(self._stop, self.broker_healthy)
             if self._stop.is_set():
                 return
             inner_stop = asyncio.Event()
@@ -197,7 +198,7 @@ class ServiceRuntime:
         while not self._stop.is_set():
             await self.check_broker()
             self._check_now.clear()
-            await _wait_any(self._stop, self._check_now, timeout=interval)
+            await wait_any(self._stop, self._check_now, timeout=interval)
 
     async def check_broker(self) -> None:
         epoch = topic_catalogue.epoch_topic(self.name)
@@ -330,7 +331,7 @@ class ServiceRuntime:
         except Exception:
             log.warning("batch not applied; will re-read it", exc_info=True)
             await message.nack()
-            await _sleep_or(self._stop, 1.0)
+            await sleep_or_stop(self._stop, 1.0)
             return
         self.metrics.events_applied.inc(len(records))
         consumer = getattr(message, "consumer", None)
@@ -369,7 +370,7 @@ class ServiceRuntime:
 
     async def _consume(self) -> None:
         while not self._stop.is_set():
-            await _wait_any(self._stop, self.broker_healthy)
+            await wait_any(self._stop, self.broker_healthy)
             if self._stop.is_set():
                 return
             self._rebuild_consumers.clear()
@@ -380,11 +381,11 @@ class ServiceRuntime:
                 log.warning("consumer start failed; retrying", exc_info=True)
                 with contextlib.suppress(Exception):
                     await broker.stop()
-                await _sleep_or(self._stop, 2.0)
+                await sleep_or_stop(self._stop, 2.0)
                 continue
             self.broker = broker
             log.info("consuming", extra={"topics": self.consumer.topics, "group": self.group_id})
-            await _wait_any(self._stop, self._rebuild_consumers)
+            await wait_any(self._stop, self._rebuild_consumers)
             self.broker = None
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(broker.stop(), 15)
@@ -430,20 +431,6 @@ def _readable(value: bytes | None) -> bytes:
         return value
     except UnicodeDecodeError:
         return b""
-
-
-async def _sleep_or(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-
-
-async def _wait_any(*events: asyncio.Event, timeout: float | None = None) -> None:
-    waiters = [asyncio.create_task(e.wait()) for e in events]
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for w in waiters:
-            w.cancel()
 
 
 # -- the HTTP app ---------------------------------------------------------------------------

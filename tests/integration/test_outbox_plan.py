@@ -23,6 +23,22 @@ from sikader_shared.testing.broker import TestBroker
 from sikader_shared.testing.kafka import read_topic
 
 
+def outbox_rows(topic: str, numbers: range, keys: int) -> list[dict[str, Any]]:
+    """Outbox rows whose bodies carry their number n, keyed by n modulo `keys`."""
+    return [
+        {
+            "event_id": str(uuid.uuid4()),
+            "topic": topic,
+            "key": f"aggregate-{n % keys}",
+            "ce_type": "test",
+            "headers": {"ce_id": str(n)},
+            "payload": json.dumps({"n": n}),
+            "created_at": datetime.now(UTC),
+        }
+        for n in numbers
+    ]
+
+
 def nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
     return [plan, *(n for child in plan.get("Plans", []) for n in nodes(child))]
 
@@ -88,21 +104,7 @@ async def test_two_replicas_relays_publish_each_event_once_in_order(
         count = 0
         for wave in range(8):  # rows keep arriving while both relays run
             async with engine.begin() as conn:
-                await conn.execute(
-                    OUTBOX.insert(),
-                    [
-                        {
-                            "event_id": str(uuid.uuid4()),
-                            "topic": topic,
-                            "key": f"aggregate-{i % 7}",
-                            "ce_type": "test",
-                            "headers": {"ce_id": f"{count + i}"},
-                            "payload": json.dumps({"n": count + i}),
-                            "created_at": datetime.now(UTC),
-                        }
-                        for i in range(500)
-                    ],
-                )
+                await conn.execute(OUTBOX.insert(), outbox_rows(topic, range(count, count + 500), keys=7))
             count += 500
             for relay in relays:
                 relay.signal.set()
@@ -145,21 +147,7 @@ async def test_relay_yields_to_a_bulk_request_then_drains(databases: Callable[[s
     try:
         async with engine.begin() as conn:
             await conn.run_sync(OUTBOX.create)
-            await conn.execute(
-                OUTBOX.insert(),
-                [
-                    {
-                        "event_id": str(uuid.uuid4()),
-                        "topic": topic,
-                        "key": f"aggregate-{i % 5}",
-                        "ce_type": "test",
-                        "headers": {"ce_id": str(i)},
-                        "payload": json.dumps({"n": i}),
-                        "created_at": datetime.now(UTC),
-                    }
-                    for i in range(1000)
-                ],
-            )
+            await conn.execute(OUTBOX.insert(), outbox_rows(topic, range(1000), keys=5))
         with relay.yielding_to_bulk():
             task = asyncio.create_task(relay.run(stop))
             await asyncio.sleep(2.0)
