@@ -65,12 +65,14 @@ bench: $(STAMP)
 	$(BIN)/python bench/incentives_calculation.py --cadres 100000 --database-url $(BENCH_DB)
 	$(BIN)/python bench/incentives_calculation.py --cadres 1000000 --database-url $(BENCH_DB)
 	$(BIN)/python bench/registry_import.py --rows 100000 --database-url $(BENCH_DB)
+	$(BIN)/python -m bench.webhook_delivery --events 2000
 
 bench-smoke: $(STAMP)
 	$(BIN)/python -m bench.throughput --events 2000 --naive-events 300 --cadres-known
 	$(BIN)/python -m bench.latency --cadres 60 --rate 20
 	$(BIN)/python bench/incentives_calculation.py --cadres 1000 --database-url $(BENCH_DB)
 	$(BIN)/python bench/registry_import.py --rows 1000 --database-url $(BENCH_DB)
+	$(BIN)/python -m bench.webhook_delivery --events 200
 
 schemas: $(STAMP)
 	$(BIN)/python -m sikader_shared.schema_export

@@ -54,6 +54,15 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 FAST_ENV = {
     "SIKADER_FETCH_MAX_WAIT_MS": "10",
     "SIKADER_SESSION_TIMEOUT_MS": "6000",
@@ -109,6 +118,7 @@ class Timer:
 __all__ = [
     "Timer",
     "broker",
+    "cpu_seconds",
     "database",
     "drop_database",
     "machine",

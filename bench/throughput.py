@@ -31,6 +31,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from bench.common import (
     Timer,
     broker,
+    cpu_seconds,
     database,
     drop_database,
     machine,
@@ -200,15 +201,6 @@ async def committed(admin: AIOKafkaAdminClient, group: str, partitions: int = 6)
     tps = [TopicPartition(t, p) for t in TOPICS for p in range(partitions)]
     offsets = await admin.list_consumer_group_offsets(group, partitions=tps)
     return sum(max(meta.offset, 0) for meta in offsets.values())
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process so far."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def postgres_backends(conn: asyncpg.Connection) -> list[int]:
