@@ -25,8 +25,6 @@ import io
 import json
 import math
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -38,7 +36,6 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.common import (
-    ROOT,
     broker,
     database,
     drop_database,
@@ -52,7 +49,7 @@ from sikader_shared import topics
 from sikader_shared.clock import WITA
 from sikader_shared.kafka import ensure_topics
 from sikader_shared.testing.broker import TestBroker
-from sikader_shared.testing.services import SubprocessService
+from sikader_shared.testing.services import SubprocessService, issue_key_with_cli
 
 SERVICES = ("registry", "certification", "incentives")
 CHANGED = "sikader.incentives.IncentiveEligibilityChanged.v1"
@@ -102,19 +99,6 @@ def setup_files(cadres: int, today: str) -> tuple[bytes, bytes]:
         rows.append([f"{nik}{i % 9999 + 1:04d}", f"Kader {i}", "P", birth.isoformat(), kel.code, name, "2015-03-01"])
     cadre_file = _csv(["nik", "name", "sex", "birth_date", "kelurahan_code", "posyandu_name", "joined_on"], rows)
     return posyandu, cadre_file
-
-
-def issue_key(env: dict[str, str]) -> str:
-    """An admin key through the registry's operator CLI; sikader.auth.v1 carries it on."""
-    out = subprocess.run(
-        [sys.executable, "-m", "registry.entrypoints.cli", "keys", "issue", "--client", "bench", "--scopes", "admin"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-        env={**os.environ, **env},
-    )
-    return str(json.loads(out.stdout)["key"])
 
 
 def ok(r: httpx.Response) -> Any:
@@ -345,7 +329,7 @@ async def main(b: TestBroker, n: int, rate: float) -> None:
             svc[s] = SubprocessService(s, envs[s], workdir / f"{s}.log")
         await asyncio.gather(*(asyncio.to_thread(s.migrate) for s in svc.values()))
         await asyncio.gather(*(s.start() for s in svc.values()))
-        key = await asyncio.to_thread(issue_key, envs["registry"])
+        key = await asyncio.to_thread(issue_key_with_cli, "registry", envs["registry"], "bench", "admin")
         for s in svc.values():
 
             async def known(s: SubprocessService = s) -> bool:

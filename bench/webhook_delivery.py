@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -31,7 +28,6 @@ from typing import Any
 import httpx
 
 from bench.common import (
-    ROOT,
     broker,
     cpu_seconds,
     database,
@@ -44,6 +40,7 @@ from bench.common import (
 from sikader_shared.events import CadreRegistered
 from sikader_shared.testing.broker import free_port
 from sikader_shared.testing.kafka import as_message, envelope_for, publish_raw
+from sikader_shared.testing.services import issue_key_with_cli
 
 SECRET = "bench-webhook-secret-0123456789"
 
@@ -75,21 +72,6 @@ class Receiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-CLI = [sys.executable, "-m", "notifications.entrypoints.cli"]
-
-
-def issue_key(env: dict[str, str]) -> str:
-    out = subprocess.run(
-        [*CLI, "keys", "issue", "--client", "dinkes", "--scopes", "notifications:subscribe"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-        env={**os.environ, **env},
-    )
-    return str(json.loads(out.stdout)["key"])
 
 
 def registered(i: int) -> CadreRegistered:
@@ -126,7 +108,7 @@ async def run(events: int) -> None:
     svc = None
     try:
         svc = await start_service("notifications", env, work / "notifications.log")
-        key = await asyncio.to_thread(issue_key, env)
+        key = await asyncio.to_thread(issue_key_with_cli, "notifications", env, "dinkes", "notifications:subscribe")
         async with httpx.AsyncClient(base_url=svc.url, headers={"authorization": f"Bearer {key}"}) as client:
             for _ in range(100):  # the key reaches the service over sikader.auth.v1
                 r = await client.post(

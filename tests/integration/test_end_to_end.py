@@ -12,9 +12,6 @@ subscription gets a webhook whose HMAC-SHA256 signature the receiver verifies.""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from datetime import date, datetime
@@ -33,6 +30,7 @@ from sikader_shared.testing import checks
 from sikader_shared.testing.broker import free_port
 from sikader_shared.testing.checks import ok
 from sikader_shared.testing.kafka import headers_of, wait_for
+from sikader_shared.testing.services import issue_key_with_cli
 from tests.conftest import subprocess_env
 from tests.notifications.support import HttpReceiver
 
@@ -55,19 +53,6 @@ def nik(birth: date, female: bool, serial: int) -> str:
 
 
 eventually = partial(checks.eventually, timeout=WAIT, interval=0.3)
-
-
-def issue_key(env: dict[str, str], client: str, scopes: str) -> str:
-    """An OPD key through the registry's operator CLI, as an operator issues one."""
-    out = subprocess.run(
-        [sys.executable, "-m", "registry.entrypoints.cli", "keys", "issue", "--client", client, "--scopes", scopes],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-        env={**os.environ, **env},
-    )
-    return str(json.loads(out.stdout)["key"])
 
 
 def of(ce_type: str, key: str) -> Callable[[ConsumerRecord[bytes, bytes]], bool]:
@@ -117,9 +102,11 @@ async def test_walkthrough_story_across_four_service_processes(
         svc = {s: await run_subprocess(s, envs[s]) for s in SERVICES}
 
         # Keys through the operator CLI; sikader.auth.v1 carries them to every service.
-        admin = issue_key(envs["registry"], "ops", "admin")
-        approver = issue_key(envs["registry"], "dprd-komisi-iv", "incentives:approve,incentives:read")
-        subscriber = issue_key(envs["registry"], "dinkes", "notifications:subscribe")
+        admin = issue_key_with_cli("registry", envs["registry"], "ops", "admin")
+        approver = issue_key_with_cli(
+            "registry", envs["registry"], "dprd-komisi-iv", "incentives:approve,incentives:read"
+        )
+        subscriber = issue_key_with_cli("registry", envs["registry"], "dinkes", "notifications:subscribe")
         for s in SERVICES:
             for key in (admin, approver, subscriber):
 

@@ -72,6 +72,7 @@ from sikader_shared.testing import checks
 from sikader_shared.testing.broker import free_port, tcp_answers
 from sikader_shared.testing.checks import ok
 from sikader_shared.testing.kafka import publish_raw
+from sikader_shared.testing.services import issue_key_with_cli
 from tests.conftest import CONTACT_KEY, PAYMENT_KEY, subprocess_env
 from tests.privacy.scan import KnownValues, national_number, pattern_hits
 
@@ -113,18 +114,6 @@ def nik(birth: date, female: bool, serial: int) -> str:
 
 
 eventually = partial(checks.eventually, timeout=WAIT, interval=0.5)
-
-
-def issue_key(env: dict[str, str], client: str, scopes: str) -> str:
-    out = subprocess.run(
-        [sys.executable, "-m", "registry.entrypoints.cli", "keys", "issue", "--client", client, "--scopes", scopes],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-        env={**os.environ, **env},
-    )
-    return str(json.loads(out.stdout)["key"])
 
 
 def service_envs(broker: Any, databases: Any, tmp_path: Path, mail_smtp: int, mail_http: int) -> dict[str, Any]:
@@ -478,8 +467,10 @@ async def test_no_personal_data_on_any_topic_or_in_any_log(
         assert tcp_answers("127.0.0.1", mail_smtp)
         timings["services started"] = time.monotonic() - started
 
-        admin = issue_key(envs["registry"], "ops", "admin")
-        approver = issue_key(envs["registry"], "dprd-komisi-iv", "incentives:approve,incentives:read")
+        admin = issue_key_with_cli("registry", envs["registry"], "ops", "admin")
+        approver = issue_key_with_cli(
+            "registry", envs["registry"], "dprd-komisi-iv", "incentives:approve,incentives:read"
+        )
         api_keys = (admin, approver)
         for s in SERVICES:
             for key in api_keys:

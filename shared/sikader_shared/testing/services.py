@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -70,6 +71,19 @@ class InProcessService:
     def client(self, key: str | None = None) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=10)
+
+
+def issue_key_with_cli(service: str, env: dict[str, str], client: str, scopes: str) -> str:
+    """An OPD key through a service's operator CLI (`keys issue`), as an operator issues one;
+    `env` is that service's environment (its database). Returns the key."""
+    out = subprocess.run(
+        [sys.executable, "-m", f"{service}.entrypoints.cli", "keys", "issue", "--client", client, "--scopes", scopes],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **env},
+    )
+    return str(json.loads(out.stdout)["key"])
 
 
 class SubprocessService:
