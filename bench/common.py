@@ -5,6 +5,8 @@ nothing about time."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import os
 import platform
 import sys
@@ -20,6 +22,18 @@ from sikader_shared.testing.database import drop_database, service_database_url 
 from sikader_shared.testing.services import SubprocessService  # noqa: E402
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+
+# Posyandu names in the generated data ("Posyandu Melati", ...).
+FLOWERS = ["Melati", "Mawar", "Anggrek", "Kenanga", "Dahlia", "Flamboyan", "Cempaka", "Teratai", "Seroja", "Asoka"]
+
+
+def csv_bytes(header: list[str], rows: list[list[object]]) -> bytes:
+    """A CSV file as the import endpoints take it."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue().encode()
 
 
 def machine() -> str:
@@ -116,9 +130,11 @@ class Timer:
 
 
 __all__ = [
+    "FLOWERS",
     "Timer",
     "broker",
     "cpu_seconds",
+    "csv_bytes",
     "database",
     "drop_database",
     "machine",

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
-import io
 import json
 import math
 import os
@@ -36,7 +34,9 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.common import (
+    FLOWERS,
     broker,
+    csv_bytes,
     database,
     drop_database,
     machine,
@@ -56,15 +56,6 @@ CHANGED = "sikader.incentives.IncentiveEligibilityChanged.v1"
 DEACTIVATED = "sikader.registry.CadreDeactivated.v1"
 CAP = 5  # cadres per Posyandu: the default policy's cap, so that every certified cadre is eligible
 ASSESSMENT = ["facility_status", "equipment", "assessed_by", "assessed_on"]
-FLOWERS = ["Melati", "Mawar", "Anggrek", "Kenanga", "Dahlia", "Flamboyan", "Cempaka", "Teratai", "Seroja", "Asoka"]
-
-
-def _csv(header: list[str], rows: list[list[object]]) -> bytes:
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return out.getvalue().encode()
 
 
 def setup_files(cadres: int, today: str) -> tuple[bytes, bytes]:
@@ -74,7 +65,7 @@ def setup_files(cadres: int, today: str) -> tuple[bytes, bytes]:
     for i in range(math.ceil(cadres / CAP)):
         kel = kelurahan[i % len(kelurahan)]
         places.append((f"Posyandu {FLOWERS[i // len(kelurahan) % len(FLOWERS)]} {i}", kel))
-    posyandu = _csv(
+    posyandu = csv_bytes(
         ["name", "kelurahan_code", "posyandu_type", "sk_number", "sk_date", *ASSESSMENT],
         [
             [
@@ -97,7 +88,7 @@ def setup_files(cadres: int, today: str) -> tuple[bytes, bytes]:
         birth = date(1970, 1, 1) + timedelta(days=i // 9999)
         nik = f"{kel.kecamatan_code.replace('.', '')}{birth.day + 40:02d}{birth.month:02d}{birth.year % 100:02d}"
         rows.append([f"{nik}{i % 9999 + 1:04d}", f"Kader {i}", "P", birth.isoformat(), kel.code, name, "2015-03-01"])
-    cadre_file = _csv(["nik", "name", "sex", "birth_date", "kelurahan_code", "posyandu_name", "joined_on"], rows)
+    cadre_file = csv_bytes(["nik", "name", "sex", "birth_date", "kelurahan_code", "posyandu_name", "joined_on"], rows)
     return posyandu, cadre_file
 
 

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
-import io
 import os
 import random
 import sys
@@ -29,8 +27,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "shared"), str(ROOT / "services" / "registry")]
+sys.path[:0] = [str(ROOT), str(ROOT / "shared"), str(ROOT / "services" / "registry")]
 
+from bench.common import FLOWERS, csv_bytes  # noqa: E402
 from registry.app import definition  # noqa: E402
 from registry.domain.wilayah import load_wilayah  # noqa: E402
 from registry.entrypoints.import_cli import progress_bar, upload  # noqa: E402
@@ -42,23 +41,14 @@ from sikader_shared.testing.database import drop_database, service_database_url 
 from sikader_shared.testing.services import InProcessService  # noqa: E402
 from sikader_shared.uow import Actor  # noqa: E402
 
-FLOWERS = ["Melati", "Mawar", "Anggrek", "Kenanga", "Dahlia", "Flamboyan", "Cempaka", "Teratai", "Seroja", "Asoka"]
 NAMES = ["Siti", "Nur", "Sri", "Dewi", "Rina", "Fitri", "Rahma", "Yuli", "Hasanah", "Aminah", "Wulan", "Ratna"]
-
-
-def _csv(header: list[str], rows: list[list[object]]) -> bytes:
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return out.getvalue().encode()
 
 
 def posyandu_file() -> bytes:
     rows: list[list[object]] = []
     for kel in load_wilayah("6471.json").all_kelurahan():
         rows.extend([f"Posyandu {f}", kel.code, "balita"] for f in FLOWERS)
-    return _csv(["name", "kelurahan_code", "posyandu_type"], rows)
+    return csv_bytes(["name", "kelurahan_code", "posyandu_type"], rows)
 
 
 def cadre_file(count: int, seed: int = 6471) -> bytes:
@@ -92,7 +82,7 @@ def cadre_file(count: int, seed: int = 6471) -> bytes:
         )
     header = ["nik", "name", "sex", "birth_date", "phone", "address", "roles", "kelurahan_code", "posyandu_name",
               "payment_method", "bank", "account_number"]  # fmt: skip
-    return _csv(header, rows)
+    return csv_bytes(header, rows)
 
 
 async def run(args: argparse.Namespace) -> None:

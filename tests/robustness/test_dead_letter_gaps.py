@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from datetime import UTC, datetime
 
@@ -18,7 +17,9 @@ from certification.settings import CertificationSettings
 from sikader_shared import topics
 from sikader_shared.envelope import encode_headers
 from sikader_shared.events import CadreRegistered
+from sikader_shared.testing.checks import eventually
 from sikader_shared.testing.kafka import envelope_for, headers_of, publish_raw, read_topic, wait_for
+from sikader_shared.testing.services import InProcessService
 from tests.conftest import settings_for
 
 pytestmark = [pytest.mark.integration]
@@ -37,6 +38,11 @@ def _event(name: str) -> tuple[CadreRegistered, dict[str, str], bytes]:
     return event, headers, json.dumps(event.to_json_dict()).encode()
 
 
+async def cadre_known(svc: InProcessService, cadre_id: str) -> bool:
+    async with svc.runtime.sessions() as session:
+        return await session.get(CadreRow, cadre_id) is not None
+
+
 async def _dead_letters_then_good(broker, databases, run_service, bad_headers: list[dict[str, str]]) -> None:
     """Publishes one message per header set (valid bodies), then a good event on the same
     partition; expects each bad one dead-lettered and the good one applied within 20 s."""
@@ -50,13 +56,9 @@ async def _dead_letters_then_good(broker, databases, run_service, bad_headers: l
     messages.append((key, good_body, encode_headers(good_headers)))
     await publish_raw(broker.bootstrap, topics.CADRE, messages)
 
-    deadline = time.monotonic() + 20
-    while True:
-        async with svc.runtime.sessions() as session:
-            if await session.get(CadreRow, good.cadre_id) is not None:
-                break
-        assert time.monotonic() < deadline, "the good event behind the malformed ones was never applied"
-        await asyncio.sleep(0.3)
+    await eventually(
+        lambda: cadre_known(svc, good.cadre_id), "the good event behind the malformed ones applied", interval=0.3
+    )
     dlq = await read_topic(broker.bootstrap, topics.dlq_topic("certification"))
     assert len(dlq) == len(bad_headers), [headers_of(r).get("dlq_error") for r in dlq]
 
@@ -83,13 +85,7 @@ async def test_same_body_after_other_body_in_one_batch_is_skipped(broker, databa
     event, headers, body = _event("Kader Asli")
     key = event.cadre_id.encode()
     await publish_raw(broker.bootstrap, topics.CADRE, [(key, body, encode_headers(headers))])
-    deadline = time.monotonic() + 20
-    while True:
-        async with svc.runtime.sessions() as session:
-            if await session.get(CadreRow, event.cadre_id) is not None:
-                break
-        assert time.monotonic() < deadline, "the first event was never applied"
-        await asyncio.sleep(0.2)
+    await eventually(lambda: cadre_known(svc, event.cadre_id), "the first event applied", interval=0.2)
     other = json.dumps({**event.to_json_dict(), "name": "Kader Lain"}).encode()
     # One produce call, one partition: the consumer gets both in one batch.
     await publish_raw(
