@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SERVICES := registry certification incentives notifications
 PKG_FILES := shared/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml) requirements-dev.txt
 
-.PHONY: install run walkthrough test test-unit test-integration test-compose test-faults lint schemas bench bench-smoke clean help
+.PHONY: install postgres run walkthrough test test-unit test-integration test-compose test-faults lint schemas bench bench-smoke clean help
 
 help:
 	@echo "make run    - the whole system locally (broker, 4 services, demo data); Ctrl-C stops it"
@@ -15,6 +15,7 @@ help:
 	@echo "make test-faults - the seeded fault schedule (kills, broker and PostgreSQL outages) with its invariants"
 	@echo "make test-compose - docker-compose stack up through podman/docker, smoke-tested"
 	@echo "make bench  - benchmarks (figures + ratios, PostgreSQL); make bench-smoke: the same at small sizes"
+	@echo "make postgres - install (Debian packages) and start PostgreSQL on 127.0.0.1:5432 with a test database"
 	@echo "make schemas - re-export the event JSON Schemas after changing an event model"
 
 $(STAMP): $(PKG_FILES)
@@ -25,6 +26,11 @@ $(STAMP): $(PKG_FILES)
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# PostgreSQL on 127.0.0.1:5432 (installed from Debian's packages and started if nothing answers there),
+# with a `test` database: what TEST_DATABASE_URL and the benchmarks use.
+postgres:
+	scripts/postgres-setup.sh
 
 run: $(STAMP)
 	$(BIN)/python scripts/run_local.py
@@ -59,7 +65,7 @@ lint: $(STAMP)
 # Benchmarks print figures and ratios measured in one run; they assert no timing.
 BENCH_DB ?= postgresql://postgres@127.0.0.1:5432/test
 
-bench: $(STAMP)
+bench: $(STAMP) postgres
 	$(BIN)/python -m bench.throughput --events 100000 --cadres-known
 	$(BIN)/python -m bench.latency --cadres 1000 --rate 25
 	$(BIN)/python bench/incentives_calculation.py --cadres 100000 --database-url $(BENCH_DB)
@@ -67,7 +73,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/registry_import.py --rows 100000 --database-url $(BENCH_DB)
 	$(BIN)/python -m bench.webhook_delivery --events 2000
 
-bench-smoke: $(STAMP)
+bench-smoke: $(STAMP) postgres
 	$(BIN)/python -m bench.throughput --events 2000 --naive-events 300 --cadres-known
 	$(BIN)/python -m bench.latency --cadres 60 --rate 20
 	$(BIN)/python bench/incentives_calculation.py --cadres 1000 --database-url $(BENCH_DB)
