@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SERVICES := registry certification incentives notifications
 PKG_FILES := shared/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml) requirements-dev.txt
 
-.PHONY: install postgres run walkthrough test test-unit test-integration test-compose test-faults lint schemas bench bench-smoke clean help
+.PHONY: install postgres kafka-jars run walkthrough test test-unit test-integration test-compose test-compose-cluster test-faults lint schemas bench bench-smoke clean help
 
 help:
 	@echo "make run    - the whole system locally (broker, 4 services, demo data); Ctrl-C stops it"
@@ -14,6 +14,7 @@ help:
 	@echo "make lint   - ruff and mypy"
 	@echo "make test-faults - the seeded fault schedule (kills, broker and PostgreSQL outages) with its invariants"
 	@echo "make test-compose - docker-compose stack up through podman/docker, smoke-tested"
+	@echo "make test-compose-cluster - the three-broker compose override up, replication and a broker stop checked"
 	@echo "make bench  - benchmarks (figures + ratios, PostgreSQL); make bench-smoke: the same at small sizes"
 	@echo "make postgres - install (Debian packages) and start PostgreSQL on 127.0.0.1:5432 with a test database"
 	@echo "make schemas - re-export the event JSON Schemas after changing an event model"
@@ -31,6 +32,11 @@ install: $(STAMP)
 # with a `test` database: what TEST_DATABASE_URL and the benchmarks use.
 postgres:
 	scripts/postgres-setup.sh
+
+# Apache Kafka's broker and tools jars from Maven Central into ~/.m2 (the version pinned in
+# deploy/kafka/version.env); the tests and `make run` also fetch them on first use.
+kafka-jars: $(STAMP)
+	$(BIN)/python -c 'from sikader_shared.local_kafka import classpath, kafka_version; classpath(); print("Apache Kafka", kafka_version(), "jars in ~/.m2")'
 
 run: $(STAMP)
 	$(BIN)/python scripts/run_local.py
@@ -51,6 +57,10 @@ test-integration: $(STAMP)
 # The docker-compose stack through the container engine (podman here): opt-in, CI runs it.
 test-compose: $(STAMP)
 	$(BIN)/python -m pytest -q -m compose tests/deploy
+
+# The three-broker override (deploy/compose.cluster.yml) brought up and checked: opt-in, not in CI.
+test-compose-cluster: $(STAMP)
+	$(BIN)/python -m pytest -q -m compose_cluster tests/deploy/test_compose_cluster.py
 
 # Seeded fault schedule under load (SIGKILLs, broker away, PostgreSQL restart, receiver down): opt-in, CI runs it.
 test-faults: $(STAMP)

@@ -54,7 +54,7 @@ def use_postgres() -> None:
 
 def broker() -> TestBroker:
     # A broker of its own (the local broker as a subprocess unless told otherwise).
-    return start_test_broker()
+    return start_test_broker(fast_start=False)
 
 
 def database(service: str) -> str:

@@ -89,7 +89,7 @@ async def run(args: argparse.Namespace) -> None:
     broker = None
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if not bootstrap:
-        broker = await asyncio.to_thread(start_test_broker)
+        broker = await asyncio.to_thread(start_test_broker, False)
         bootstrap = broker.bootstrap
     if args.database_url:
         os.environ["TEST_DATABASE_URL"] = args.database_url

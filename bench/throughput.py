@@ -1,6 +1,7 @@
 """Throughput and memory: input events through the incentives service into PostgreSQL.
 
-Compares, on the same topics and broker, in one run:
+Compares, on the same topics and broker, in one run, on Apache Kafka and then on Tansu (the
+input-throughput rows of both printed side by side at the end; --brokers picks):
   - the ceiling: a raw aiokafka consume loop (getmany, no work);
   - a naive durable consumer: per event, one DB transaction and one offset commit;
   - the incentives service (per batch, one transaction: inbox, projections, decisions), one
@@ -45,7 +46,7 @@ from sikader_shared.envelope import encode_headers, new_envelope
 from sikader_shared.events import CadreCertified, PosyanduFacilityVerified
 from sikader_shared.events.base import Event
 from sikader_shared.kafka import ensure_topics
-from sikader_shared.testing.broker import TestBroker
+from sikader_shared.testing.broker import TestBroker, start_apache_kafka, start_tansu
 from sikader_shared.testing.services import SubprocessService
 
 POSYANDU = 5000  # distinct Posyandu in the events
@@ -324,7 +325,8 @@ async def idle_memory(bootstrap: str, workdir: Path) -> dict[str, float]:
     return out
 
 
-async def main(b: TestBroker, n: int, naive_n: int, decided: bool) -> None:
+async def main(b: TestBroker, n: int, naive_n: int, decided: bool) -> dict[str, float]:
+    """One broker's runs; returns the input-throughput rows (events/s)."""
     workdir = Path(tempfile.mkdtemp(prefix="sikader-bench-"))
     try:
         print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}")
@@ -376,8 +378,35 @@ async def main(b: TestBroker, n: int, naive_n: int, decided: bool) -> None:
         mem += [("incentives under load (peak, 1 instance)", f"{run1.peak_rss:.0f}"),
                 ("incentives under load (peak, each of 2)", f"{run2.peak_rss:.0f}")]  # fmt: skip
         print(table(mem, ("service (resident memory)", "MiB")))
+        return {
+            "producer (aiokafka, acks=all, batched)": produce_rate,
+            "raw aiokafka getmany, no work (ceiling)": ceiling,
+            "naive: 1 tx + 1 commit per event": naive_rate,
+            **{f"incentives service, {label}": r.rate for label, r in runs.items()},
+        }
     finally:
         b.close()
+
+
+def start(kind: str) -> TestBroker:
+    """Apache Kafka as deployed (no fast-start JVM flags), or Tansu; each service the run starts
+    gets the producer idempotence the broker supports."""
+    if kind == "tansu":
+        return start_tansu()  # sets SIKADER_PRODUCER_IDEMPOTENCE=false for what it starts
+    os.environ["SIKADER_PRODUCER_IDEMPOTENCE"] = "true"
+    return start_apache_kafka(fast_start=False)
+
+
+def compare(results: dict[str, dict[str, float]]) -> None:
+    kinds = list(results)
+    rows = []
+    for label in results[kinds[0]]:
+        values = [results[k].get(label, float("nan")) for k in kinds]
+        ratio = f"{values[0] / values[1]:.2f}" if len(values) == 2 and values[1] else ""
+        rows.append((label, *(f"{v:,.0f}" for v in values), *([ratio] if len(kinds) == 2 else [])))
+    header = ("input throughput (events/s)", *kinds, *(["ratio"] if len(kinds) == 2 else []))
+    print("\n== the same runs on each broker, in one run (ratio = first / second)")
+    print(table(rows, header))
 
 
 if __name__ == "__main__":
@@ -389,7 +418,16 @@ if __name__ == "__main__":
         action="store_true",
         help="also runs with the certificates' cadres known (10 per Posyandu): every event re-decides a Posyandu",
     )
+    parser.add_argument(
+        "--brokers", default="apache-kafka,tansu", help="comma-separated: apache-kafka, tansu, default (the harness's)"
+    )
     args = parser.parse_args()
     use_postgres()
-    test_broker = broker()  # started outside the event loop (it waits with asyncio.run)
-    asyncio.run(main(test_broker, args.events, args.naive_events, args.cadres_known))
+    results: dict[str, dict[str, float]] = {}
+    for kind in args.brokers.split(","):
+        print(f"\n==== broker: {kind}")
+        # started outside the event loop (it waits with asyncio.run)
+        test_broker = broker() if kind == "default" else start(kind)
+        results[kind] = asyncio.run(main(test_broker, args.events, args.naive_events, args.cadres_known))
+    if len(results) > 1:
+        compare(results)

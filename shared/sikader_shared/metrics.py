@@ -17,7 +17,15 @@ class ServiceMetrics:
             "sikader_http_request_seconds", "HTTP request duration", ["method", "route"], registry=self.registry
         )
         self.consumer_lag = Gauge(
-            "sikader_consumer_lag", "Messages behind the high watermark", ["topic", "partition"], registry=self.registry
+            "sikader_consumer_lag",
+            "Records between the group's committed offset and the partition's end (measured on a timer)",
+            ["topic", "partition"],
+            registry=self.registry,
+        )
+        self.consumer_stalled = Gauge(
+            "sikader_consumer_stalled_partitions",
+            "Partitions with records pending whose committed offset has not moved for the stall setting",
+            registry=self.registry,
         )
         self.events_applied = Counter("sikader_events_applied_total", "Events applied", registry=self.registry)
         self.outbox_backlog = Gauge("sikader_outbox_backlog", "Outbox rows not yet published", registry=self.registry)

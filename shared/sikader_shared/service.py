@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
@@ -39,6 +39,7 @@ from sikader_shared.aio import sleep_or_stop, wait_any
 from sikader_shared.api_errors import HTTP_ERROR_CODES, data_error_reason, document_errors
 from sikader_shared.auth import AUTH_HANDLERS, KeyVerifier, require
 from sikader_shared.clock import Clock, SystemClock, utc
+from sikader_shared.consumer_lag import LagMonitor
 from sikader_shared.db import AuditRecord, DlqRecord, PiiReadRecord, ServiceStateRecord, make_engine, session_factory
 from sikader_shared.docs import asyncapi_html, swagger_html
 from sikader_shared.errors import ServiceError
@@ -100,6 +101,7 @@ class ServiceRuntime:
         )
         self.group_id = self.settings.consumer_group or f"sikader-{self.name}"
         self.dlq_topic = topic_catalogue.dlq_topic(self.name)
+        self.lag = LagMonitor(self.settings, self.group_id, list(self.consumer.topics))
         self.broker: KafkaBroker | None = None
         self._dlq_producer: AIOKafkaProducer | None = None
         self.broker_state: dict[str, Any] = {"status": "starting", "checked_at": None, "error": None}
@@ -138,6 +140,7 @@ class ServiceRuntime:
             asyncio.create_task(self._guard("relay", self._relay_loop), name="relay"),
             asyncio.create_task(self._guard("watcher", self._watch_broker), name="watcher"),
             asyncio.create_task(self._guard("consumer", self._consume), name="consumer"),
+            asyncio.create_task(self._guard("lag", self._measure_lag), name="lag"),
         ]
         for job in self.definition.background_jobs:
             self._tasks.append(asyncio.create_task(self._guard(job.__name__, functools.partial(job, self, self._stop))))
@@ -218,12 +221,25 @@ class ServiceRuntime:
         self.metrics.broker_up.set(1)
         cluster_id = str(cluster.get("cluster_id", ""))
         stored = await self._state("kafka_cluster_id")
+        if epoch not in names and stored is not None and stored == cluster_id:
+            # Healing re-publishes everything: a marker that looks missing on a cluster we know
+            # is looked for again (a broker's metadata can lag a moment behind a topic change).
+            await asyncio.sleep(0.5)
+            names = await self._topic_names()
         if epoch not in names or (stored is not None and stored != cluster_id):
             await self.heal(cluster_id, reason="epoch topic missing" if epoch not in names else "cluster id changed")
         self.broker_state.update(
             status="up", error=None, cluster_id=cluster_id, checked_at=self.clock.now().isoformat()
         )
         self.broker_healthy.set()
+
+    async def _topic_names(self) -> set[str]:
+        admin = admin_for(self.settings.kafka_bootstrap_servers, f"sikader-{self.name}-watch", self.settings)
+        await asyncio.wait_for(admin.start(), 5)
+        try:
+            return set(await asyncio.wait_for(admin.list_topics(), 5))
+        finally:
+            await admin.close()
 
     async def heal(self, cluster_id: str, reason: str) -> None:
         """The broker lost its data (or this is a new broker): re-create the topics, rebuild
@@ -272,7 +288,9 @@ class ServiceRuntime:
     def build_broker(self) -> KafkaBroker:
         s = self.settings
         broker = KafkaBroker(
-            s.kafka_bootstrap_servers,
+            # a list: FastStream hands a string to aiokafka as one host, so "a:9092,b:9092"
+            # (a cluster) would never connect
+            [h.strip() for h in s.kafka_bootstrap_servers.split(",") if h.strip()],
             client_id=f"sikader-{self.name}",
             logger=None,
             security=faststream_security(s),
@@ -334,15 +352,29 @@ class ServiceRuntime:
             await sleep_or_stop(self._stop, 1.0)
             return
         self.metrics.events_applied.inc(len(records))
-        consumer = getattr(message, "consumer", None)
-        if consumer is not None and hasattr(consumer, "highwater"):
-            last: dict[tuple[str, int], int] = {}
-            for r in records:
-                last[(r.topic, r.partition)] = max(last.get((r.topic, r.partition), -1), r.offset)
-            for (topic, partition), offset in last.items():
-                high = consumer.highwater(TopicPartition(topic, partition))
-                if high is not None:
-                    self.metrics.consumer_lag.labels(topic, str(partition)).set(max(0, high - offset - 1))
+
+    async def _measure_lag(self) -> None:
+        """Lag and stalled partitions from the broker's offsets, every consumer_lag_interval_s."""
+        reported: set[tuple[str, int]] = set()
+        try:
+            while not self._stop.is_set():
+                await wait_any(self._stop, self.broker_healthy)
+                try:
+                    await self.lag.check()
+                except Exception as exc:
+                    log.debug("consumer lag not measured", extra={"error": f"{type(exc).__name__}: {exc}"})
+                    await self.lag.close()
+                for (topic, partition), state in self.lag.partitions.items():
+                    self.metrics.consumer_lag.labels(topic, str(partition)).set(state.lag)
+                stalled = self.lag.stalled()
+                self.metrics.consumer_stalled.set(len(stalled))
+                now_stalled = {(p["topic"], p["partition"]) for p in stalled}
+                if now_stalled - reported:  # once per stall, not every interval
+                    log.warning("consumer stalled", extra={"partitions": stalled})
+                reported = now_stalled
+                await sleep_or_stop(self._stop, self.settings.consumer_lag_interval_s)
+        finally:
+            await self.lag.close()
 
     async def _publish_dead(self, dead: list[DeadLetter]) -> None:
         """Publish dead letters (acks=all) before the batch's offsets are committed."""
@@ -406,7 +438,16 @@ class ServiceRuntime:
             migrated = False
             body["database"] = {"status": "down", "error": type(exc).__name__}
         body["broker"] = dict(self.broker_state)
-        body["consumer"] = {"running": self.broker is not None, "group": self.group_id}
+        body["consumer"] = {
+            "running": self.broker is not None,
+            "group": self.group_id,
+            "lag": self.lag.total(),
+            "lag_by_topic": self.lag.by_topic(),
+            "stalled_partitions": self.lag.stalled(),
+            "lag_measured_s_ago": (
+                None if self.lag.checked_at is None else round(time.monotonic() - self.lag.checked_at, 1)
+            ),
+        }
         try:
             body["outbox_backlog"] = await self.relay.backlog()
         except Exception:

@@ -34,6 +34,14 @@ class ServiceSettings(BaseSettings):
     consumer_group: str = ""  # default sikader-<service>; another group re-reads everything
     consumer_max_records: int = 500
     consumer_batch_timeout_ms: int = 50
+    # consumer lag: end offsets against the group's committed offsets, measured on this timer; a
+    # partition with records pending whose offset has not moved for stall_after_s is "stalled"
+    consumer_lag_interval_s: float = Field(
+        5.0, validation_alias=_env("consumer_lag_interval_s", "SIKADER_CONSUMER_LAG_INTERVAL_S")
+    )
+    consumer_stall_after_s: float = Field(
+        60.0, validation_alias=_env("consumer_stall_after_s", "SIKADER_CONSUMER_STALL_AFTER_S")
+    )
     handler_max_attempts: int = 3  # then the message goes to the DLQ
     max_event_bytes: int = 262_144  # a larger body is dead-lettered unread
     topic_partitions: int = Field(6, validation_alias=_env("topic_partitions", "SIKADER_TOPIC_PARTITIONS"))
@@ -61,10 +69,11 @@ class ServiceSettings(BaseSettings):
     kafka_ssl_cafile: str = Field("", validation_alias=_env("kafka_ssl_cafile", "KAFKA_SSL_CAFILE"))
     kafka_ssl_certfile: str = Field("", validation_alias=_env("kafka_ssl_certfile", "KAFKA_SSL_CERTFILE"))
     kafka_ssl_keyfile: str = Field("", validation_alias=_env("kafka_ssl_keyfile", "KAFKA_SSL_KEYFILE"))
-    # On for a real Kafka cluster (acks=all + idempotence = no duplicates from producer retries);
-    # off for the local broker, which has no InitProducerId.
+    # acks=all + idempotence: no duplicates or reordering from producer retries (Apache Kafka).
+    # Off only for Tansu, which has no InitProducerId: make run and the test harness set it false
+    # when they start Tansu.
     producer_idempotence: bool = Field(
-        False, validation_alias=_env("producer_idempotence", "SIKADER_PRODUCER_IDEMPOTENCE")
+        True, validation_alias=_env("producer_idempotence", "SIKADER_PRODUCER_IDEMPOTENCE")
     )
 
     # Field encryption keys for the private topic (Fernet, urlsafe base64). Only the services

@@ -49,7 +49,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import IncompatibleBrokerVersion, KafkaError, UnsupportedVersionError, for_code
 
 from sikader_shared import topics as catalogue
-from sikader_shared.kafka import security_kwargs
+from sikader_shared.kafka import security_kwargs, wait_listed
 from sikader_shared.logging import configure_logging
 from sikader_shared.settings import ServiceSettings
 
@@ -433,6 +433,7 @@ async def run(plans: list[TopicPlan], settings: ServiceSettings, wait_s: float, 
     try:
         if not check_only:
             await create_missing(admin, plans, report)
+            await wait_listed(admin, report.created)
             if report.errors:
                 return report
         await check_layout(admin, plans, report, grow, check_only)

@@ -1,7 +1,8 @@
 """Compose smoke test (issue 7): the real docker-compose.yml, brought up with docker-compose
 through the container engine, plus deploy/compose.local-images.yml, which swaps only the two
-images that cannot be pulled on this project's machines (Apache Kafka -> the local broker,
-PostgreSQL -> a locally built PostgreSQL 15).
+images that cannot be pulled on this project's machines (apache/kafka -> Apache Kafka built
+locally from the same Maven jars, with the official image's interface; PostgreSQL -> a locally
+built PostgreSQL 15).
 
 What it checks: every long-running container becomes healthy (podman runs no health checks on
 its own here, so a background loop runs `podman healthcheck run` every few seconds, as the
@@ -49,13 +50,18 @@ from typing import Any
 
 import pytest
 
+from sikader_shared.local_kafka import kafka_version
 from tests.deploy.support import COMPOSE, LOCAL, ROOT, SERVICES, clean_env, compose_cli, filled_env_file, make_nik
 
 pytestmark = [pytest.mark.compose, pytest.mark.timeout(1800)]
 
 REQUIRE = os.environ.get("SIKADER_TEST_REQUIRE_CONTAINER") == "1"
 IMAGE_PREFIX = "localhost/sikader-"
-LOCAL_IMAGES = ("localhost/sikader-tansu:latest", "localhost/debian-python:bookworm", "localhost/sikader-postgres:15")
+LOCAL_IMAGES = (
+    f"localhost/sikader-kafka:{kafka_version()}",
+    "localhost/debian-python:bookworm",
+    "localhost/sikader-postgres:15",
+)
 LONG_RUNNING = ("kafka", "postgres", "mailcatcher", *SERVICES)
 READY_TIMEOUT_S = 300
 STORY_WAIT_S = 180  # generous: events cross the broker, the machine may be loaded
@@ -150,7 +156,7 @@ def _newest_source(service: str) -> float:
 def _build_images(engine: Engine, log_dir: Path) -> None:
     env = {**os.environ, "PYTHON": sys.executable}
     start = time.monotonic()
-    _run([str(ROOT / "deploy/local-images/build.sh"), "--with-postgres"], env, timeout=900)
+    _run([str(ROOT / "deploy/local-images/build.sh"), "--with-kafka", "--with-postgres"], env, timeout=900)
     TIMINGS["local_images_s"] = round(time.monotonic() - start, 1)
 
     mode = os.environ.get("SIKADER_COMPOSE_BUILD", "auto")
@@ -222,16 +228,15 @@ class Stack:
     ports: dict[str, int]
     workdir: Path
     state: dict[str, Any] = field(default_factory=dict)
+    files: tuple[Path, ...] = (COMPOSE, LOCAL)
+    long_running: tuple[str, ...] = LONG_RUNNING
 
     def compose(self, *args: str, timeout: float = 300, check: bool = True, **kw: Any) -> Any:
         cmd = [
             *self.engine.compose,
             "--env-file",
             str(self.env_file),
-            "-f",
-            str(COMPOSE),
-            "-f",
-            str(LOCAL),
+            *(arg for path in self.files for arg in ("-f", str(path))),
             "-p",
             self.project,
             "--profile",
@@ -352,7 +357,7 @@ def _wait_ready(stack: Stack, deadline_s: float = READY_TIMEOUT_S) -> float:
                 pending.append(service)
         if not pending:
             healths = _healths(stack)
-            health = {s: healths.get(s, "missing") for s in LONG_RUNNING}
+            health = {s: healths.get(s, "missing") for s in stack.long_running}
             last["health"] = health
             if all(h == "healthy" for h in health.values()):
                 return time.monotonic() - start
@@ -516,12 +521,24 @@ def engine(request: pytest.FixtureRequest) -> Engine:
 
 @pytest.fixture(scope="module")
 def stack(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    yield from up_stack(engine, tmp_path_factory, "compose")
+
+
+def up_stack(
+    engine: Engine,
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    files: tuple[Path, ...] = (COMPOSE, LOCAL),
+    long_running: tuple[str, ...] = LONG_RUNNING,
+    settings: dict[str, str] | None = None,
+) -> Iterator[Stack]:
+    """The stack up (images built first), healthy and ready; `down -v` afterwards, checked."""
     from sikader_shared.crypto import new_key
 
-    workdir = tmp_path_factory.mktemp("compose")
+    workdir = tmp_path_factory.mktemp(name)
     _build_images(engine, workdir / "build-logs")
 
-    ports = {name: _free_port() for name in (*SERVICES, "mailcatcher", "kafka")}
+    ports = {name: _free_port() for name in (*SERVICES, "mailcatcher", "kafka", "kafka-2", "kafka-3")}
     project = os.environ.get("SIKADER_COMPOSE_PROJECT") or f"sikader-test-{os.getpid()}"
     extra = {
         "COMPOSE_PROJECT_NAME": project,
@@ -536,9 +553,12 @@ def stack(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         "SIKADER_REGISTRY_NIK_PEPPER": secrets.token_hex(16),
         **{f"SIKADER_{s.upper()}_HOST_PORT": str(ports[s]) for s in SERVICES},
         **{f"SIKADER_{s.upper()}_DB_PASSWORD": secrets.token_hex(16) for s in SERVICES},
+        "KAFKA_EXTERNAL_PORT_2": str(ports["kafka-2"]),
+        "KAFKA_EXTERNAL_PORT_3": str(ports["kafka-3"]),
+        **(settings or {}),
     }
     env_file = filled_env_file(workdir / "compose.env", extra)
-    s = Stack(engine=engine, project=project, env_file=env_file, ports=ports, workdir=workdir)
+    s = Stack(engine, project, env_file, ports, workdir, files=files, long_running=long_running)
 
     loop = HealthLoop(engine.podman, project)
     loop.start()
@@ -570,7 +590,8 @@ def stack(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         ).stdout.split()
         out = ROOT / "var" / "compose-test"
         out.mkdir(parents=True, exist_ok=True)
-        (out / "timings.json").write_text(json.dumps({"project": project, **TIMINGS}, indent=2) + "\n")
+        timings = out / ("timings.json" if name == "compose" else f"timings-{name}.json")
+        timings.write_text(json.dumps({"project": project, **TIMINGS}, indent=2) + "\n")
         print(f"\ncompose smoke test timings: {json.dumps(TIMINGS)}")
         assert down.returncode == 0, down.stderr
         assert not left and not volumes, f"down -v left containers {left} / volumes {volumes}"
@@ -742,9 +763,9 @@ def test_smoke_story_verify_a_posyandu_register_and_certify_a_cadre_then_eligibl
 
 def test_story_data_and_keys_survive_a_restart_of_the_stack(stack: Stack) -> None:
     """`down` without -v, then `up -d`: every container is recreated, the named volumes are
-    kept (the local broker holds topics in memory, so Kafka comes back empty and the services
-    heal it). The Posyandu, the cadre, the certificate and the eligibility are still there,
-    and every key issued before still works on every service."""
+    kept (Kafka's log too: the topics and the consumers' offsets are still there). The Posyandu,
+    the cadre, the certificate and the eligibility are still there, and every key issued before
+    still works on every service."""
     story = stack.state.get("story")
     if story is None:
         pytest.skip("the smoke story did not complete: nothing to look for after a restart")

@@ -120,11 +120,13 @@ def test_every_long_running_container_has_a_cmd_shell_healthcheck() -> None:
             assert svc.get("restart") in ("unless-stopped", "always"), f"{name}: restart policy"
 
 
-def test_the_local_broker_override_keeps_a_healthcheck() -> None:
-    kafka = _services(LOCAL)["kafka"]
-    test = kafka["healthcheck"]["test"]
-    # the local broker's image is FROM scratch (no shell): the CMD form, no argument with a space
-    assert test[0] == "CMD" and not any(" " in a for a in test[1:])
+def test_the_kafka_healthcheck_is_the_official_images_command() -> None:
+    """The local Apache Kafka image provides the same /opt/kafka/bin script, so the compose
+    file's health check (a CMD-SHELL string: podman splits CMD arguments with spaces) is used
+    unchanged."""
+    assert "healthcheck" not in _services(LOCAL)["kafka"]
+    test = _services(COMPOSE)["kafka"]["healthcheck"]["test"]
+    assert test[0] == "CMD-SHELL" and "/opt/kafka/bin/kafka-broker-api-versions.sh" in test[1]
 
 
 def test_dependencies_start_in_order() -> None:
@@ -188,11 +190,12 @@ def test_kafka_runs_in_kraft_mode() -> None:
         assert cluster[name]["environment"]["SIKADER_TOPIC_REPLICATION_FACTOR"] == "3"
 
 
-def test_the_local_override_turns_idempotence_off_and_swaps_only_two_images() -> None:
+def test_the_local_override_swaps_only_two_images() -> None:
+    """Apache Kafka and PostgreSQL built locally, and nothing else changed: the services keep
+    the idempotent producer and the compose file's own settings."""
     local = _services(LOCAL)
-    assert {n for n, s in local.items() if "image" in s} == {"kafka", "postgres"}
-    for name in SERVICES:
-        assert local[name]["environment"]["SIKADER_PRODUCER_IDEMPOTENCE"] == "false"
+    assert set(local) == {"kafka", "postgres"}
+    assert all(set(s) == {"image"} for s in local.values()), local
     base = _services(COMPOSE)
     for name in SERVICES:
         assert base[name]["environment"]["SIKADER_PRODUCER_IDEMPOTENCE"].endswith(":-true}")
@@ -419,7 +422,11 @@ def test_dockerfile_copy_sources_exist_and_reach_the_build_context() -> None:
     local = ROOT / "deploy" / "local-images"
     for src in _copy_sources(local / "postgres.Dockerfile"):
         assert (local / src).exists(), f"postgres.Dockerfile: COPY {src} does not exist (context deploy/local-images)"
-    # tansu.Dockerfile's context is a temporary directory that build.sh fills (the broker binary)
+    # tansu.Dockerfile's and kafka.Dockerfile's contexts are temporary directories that build.sh
+    # fills (the broker binary; the jars, kafka/bin, kafka/run and the Log4j 2 config)
+    for script in [local / "kafka" / "run", *sorted((local / "kafka" / "bin").glob("*.sh"))]:
+        assert os.access(script, os.X_OK), f"{script} must be executable"
+    assert (local / "kafka" / "bin" / "kafka-broker-api-versions.sh").exists()  # the compose health check
 
 
 def test_files_the_compose_file_mounts_exist() -> None:
@@ -437,3 +444,19 @@ def test_files_the_compose_file_mounts_exist() -> None:
         url = _services(COMPOSE)[service]["environment"][f"SIKADER_{service.upper()}_DATABASE_URL"]
         assert url.startswith(f"postgresql://sikader_{service}:${{SIKADER_{service.upper()}_DB_PASSWORD")
         assert url.endswith(f"@postgres:5432/sikader_{service}")
+
+
+def test_one_apache_kafka_version_everywhere() -> None:
+    """deploy/kafka/version.env pins Apache Kafka once: the jars of the tests and `make run`
+    (through deploy/kafka/pom.xml), the compose files' image default and .env.example agree."""
+    from sikader_shared.local_kafka import kafka_version
+
+    version = kafka_version()
+    assert re.fullmatch(r"4\.\d+\.\d+", version)
+    pom = (ROOT / "deploy" / "kafka" / "pom.xml").read_text()
+    assert pom.count("<version>${kafka.version}</version>") == 2  # the broker and the tools
+    for path in (COMPOSE, CLUSTER, ENV_EXAMPLE):
+        tags = set(re.findall(r"apache/kafka:([\w.\-]+)", path.read_text()))
+        assert tags == {version}, f"{path.name}: apache/kafka tags {tags}, pinned {version}"
+    local = set(re.findall(r"localhost/sikader-kafka:([\w.\-]+)", LOCAL.read_text()))
+    assert local == {version}, f"compose.local-images.yml: sikader-kafka tags {local}, pinned {version}"

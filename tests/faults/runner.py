@@ -224,6 +224,8 @@ class Sample:
     broker: str = ""
     consumer: bool = False
     backlog: int | None = None
+    lag: int | None = None  # the consumer's lag, as the service last measured it
+    lag_at: float | None = None  # when it measured it (monotonic)
 
 
 class ReadinessMonitor:
@@ -252,13 +254,17 @@ class ReadinessMonitor:
         try:
             r = await client.get(f"{url}/health/ready")
             body = r.json()
+            consumer = body.get("consumer", {})
+            ago = consumer.get("lag_measured_s_ago")
             self.samples[service].append(
                 Sample(
                     now,
                     r.status_code,
                     str(body.get("broker", {}).get("status", "")),
-                    bool(body.get("consumer", {}).get("running")),
+                    bool(consumer.get("running")),
                     body.get("outbox_backlog"),
+                    consumer.get("lag"),
+                    None if ago is None else now - float(ago),
                 )
             )
         except (httpx.HTTPError, ValueError):
@@ -273,6 +279,16 @@ class ReadinessMonitor:
         return any(
             x.at >= t and x.code == 200 and x.consumer and x.backlog == 0 for x in reversed(self.samples[service])
         )
+
+    def zero_lag_after(self, t: float) -> float | None:
+        """The moment every service had measured a lag of 0 after `t` (None: not yet)."""
+        moments = []
+        for samples in self.samples.values():
+            first = next((x.at for x in samples if x.lag == 0 and x.lag_at is not None and x.lag_at >= t), None)
+            if first is None:
+                return None
+            moments.append(first)
+        return max(moments)
 
     def last(self, service: str) -> Sample | None:
         samples = self.samples[service]

@@ -3,8 +3,14 @@ PostgreSQL instance the test starts itself, over the broker, under a steady seed
 mixed writes through the public HTTP APIs, while a seeded schedule of faults happens:
 
 - SIGKILL of each service at its moment, restarted at once (as a supervisor would);
-- the broker stopped for 30 s (the local broker comes back empty): HTTP writes keep
-  succeeding, everything is delivered after it returns;
+- the broker stopped for 30 s (every node of the cluster; Tansu comes back empty): HTTP writes
+  keep succeeding, everything is delivered after it returns;
+- on the three-broker Apache Kafka cluster (replication factor 3, min.insync.replicas 2; the
+  harness's default where Java 17 answers), broker faults one at a time (two down would lose the
+  quorum): a SIGKILL of the leader of a busy partition under load, one broker stopped for 30 s
+  and started again, and the active controller (found with the tools' quorum command) killed.
+  For each: the longest time a partition went without an acknowledged write (a probe producer,
+  acks=all) and the time until every consumer's lag is 0 again;
 - PostgreSQL crashed (immediate stop) and started again: the services recover by themselves;
 - the webhook receiver down for 20 s, then back: every delivery arrives.
 
@@ -29,6 +35,7 @@ import json
 import os
 import random
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -37,7 +44,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import pytest
@@ -45,17 +52,16 @@ import pytest
 from registry.domain.wilayah import load_wilayah
 from sikader_shared import topics
 from sikader_shared.clock import WITA
-from sikader_shared.testing.broker import free_port, wait_kafka_ready
+from sikader_shared.local_kafka import KafkaUnavailable, LocalKafka
+from sikader_shared.testing.broker import TestBroker, free_port, start_test_broker, wait_kafka_ready
 from sikader_shared.testing.kafka import headers_of, read_topic
 from sikader_shared.testing.services import SubprocessService
 from tests.conftest import subprocess_env
+from tests.faults.broker_probe import WriteProbe
 from tests.faults.plan import SUBSCRIBED, Plan, make_plan
 from tests.faults.postgres import LocalPostgres, find_bin_dir
 from tests.faults.receiver import WebhookReceiver
 from tests.faults.runner import LoadRunner, ReadinessMonitor
-
-if TYPE_CHECKING:
-    from sikader_shared.testing.broker import TestBroker
 
 pytestmark = pytest.mark.faults
 
@@ -73,21 +79,37 @@ POSTGRES_DOWN_S = 8.0
 RECOVERY_TIMEOUT_S = 180.0
 CONVERGE_TIMEOUT_S = 240.0
 
+NODE_DOWN_S = 30.0  # one broker of the cluster stopped
+LEADER_DOWN_S = 15.0  # the killed leader / controller is started again after this
+CLUSTER_NODES = 3
+
 # Seconds from one fault to the next in the schedule (later if recovering takes longer).
-SLOTS = {"kill": 14.0, "broker": BROKER_DOWN_S + 22, "webhook": RECEIVER_DOWN_S + 18, "postgres": POSTGRES_DOWN_S + 20}
+SLOTS = {
+    "kill": 14.0,
+    "broker": BROKER_DOWN_S + 22,
+    "webhook": RECEIVER_DOWN_S + 18,
+    "postgres": POSTGRES_DOWN_S + 20,
+    "leader": LEADER_DOWN_S + 15,
+    "node": NODE_DOWN_S + 15,
+    "controller": LEADER_DOWN_S + 15,
+}
 
 
 @dataclass(frozen=True)
 class Fault:
-    kind: str  # kill | broker | webhook | postgres
+    kind: str  # kill | broker | webhook | postgres | leader | node | controller
     target: str
     at: float  # seconds after the load starts
 
 
-def make_schedule(seed: int) -> list[Fault]:
-    """Every fault once, in a seeded order, at seeded moments, one after another."""
+def make_schedule(seed: int, cluster: bool = False) -> list[Fault]:
+    """Every fault once, in a seeded order, at seeded moments, one after another (the broker
+    faults of a cluster only on a cluster)."""
     rng = random.Random(seed * 7919)
     faults = [("kill", s) for s in SERVICES] + [("broker", "broker"), ("webhook", "receiver"), ("postgres", "postgres")]
+    if cluster:
+        node = str(rng.randint(1, CLUSTER_NODES))
+        faults += [("leader", topics.CADRE), ("node", node), ("controller", "active")]
     rng.shuffle(faults)
     out, t = [], 8.0
     for kind, target in faults:
@@ -110,6 +132,29 @@ def postgres() -> Iterator[LocalPostgres]:
         yield pg
     finally:
         pg.close()
+
+
+@pytest.fixture
+def fault_broker(tmp_path: Path) -> Iterator[TestBroker]:
+    """Three Apache Kafka brokers (KRaft, each also a controller) on loopback, replication
+    factor 3, min.insync.replicas 2; the harness's broker when Apache Kafka cannot run here
+    (then without the cluster's broker faults) or KAFKA_BOOTSTRAP_SERVERS is set."""
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or os.environ.get("SIKADER_TEST_SKIP_APACHE_KAFKA") == "1":
+        broker = start_test_broker()
+    else:
+        try:
+            cluster = LocalKafka(tmp_path / "kafka", nodes=CLUSTER_NODES)
+            cluster.start()
+            asyncio.run(wait_kafka_ready(cluster.bootstrap, 120))
+            broker = TestBroker(cluster.bootstrap, f"apache-kafka-cluster:{CLUSTER_NODES}", _extra={"kafka": cluster})
+        except KafkaUnavailable as exc:
+            if os.environ.get("SIKADER_TEST_REQUIRE_APACHE_KAFKA") == "1":
+                pytest.fail(f"SIKADER_TEST_REQUIRE_APACHE_KAFKA=1 but the three-broker cluster failed: {exc}")
+            broker = start_test_broker()
+    try:
+        yield broker
+    finally:
+        broker.close()
 
 
 def now() -> float:
@@ -173,8 +218,10 @@ class Harness:
         monitor: ReadinessMonitor,
         key: str,
         subscription_id: str,
+        probe: WriteProbe | None = None,
     ) -> None:
         self.broker = broker
+        self.probe = probe
         self.pg = pg
         self.services = services
         self.receiver = receiver
@@ -377,6 +424,107 @@ class Harness:
         assert failed == 0, f"{failed} HTTP write attempts failed while the broker was down"
         if empty:
             assert all(n >= 1 for n in healed.values()), f"the broker came back empty; heals seen: {healed}"
+        return figures
+
+    # -- broker faults of the three-broker cluster (one at a time: two down loses the quorum)
+
+    @property
+    def cluster(self) -> LocalKafka:
+        assert self.broker.kafka is not None
+        return self.broker.kafka
+
+    async def _leader_of(self, topic: str, partition: int) -> int:
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.broker.bootstrap)
+        await admin.start()
+        try:
+            described = await admin.describe_topics([topic])
+        finally:
+            await admin.close()
+        part = next(p for p in described[0]["partitions"] if p["partition"] == partition)
+        return int(part["leader"])
+
+    async def _busiest_partition(self, topic: str) -> int:
+        """The partition of `topic` with the most records: the one the load writes most."""
+        records = await read_topic(self.broker.bootstrap, topic, idle_polls=1)
+        counts = Counter(r.partition for r in records)
+        return counts.most_common(1)[0][0] if counts else 0
+
+    async def _broker_fault_figures(self, fault: str, node: int, t_fault: float, t_back: float) -> dict[str, Any]:
+        """After a broker fault: everything through (as for the other faults), every consumer's
+        lag back to 0, and the longest time a partition had no acknowledged write."""
+        waits: dict[str, float] = {}
+        t_drained = await until(
+            lambda: self.drained(t_back), f"drained after: {fault}", RECOVERY_TIMEOUT_S, missing_until=waits
+        )
+        t_zero = await until(
+            lambda: asyncio.sleep(0, self.monitor.zero_lag_after(t_back)), "every consumer's lag 0", RECOVERY_TIMEOUT_S
+        )
+        t_zero = self.monitor.zero_lag_after(t_back) or t_zero
+        gap = self.probe.longest_gap(t_fault, t_drained) if self.probe is not None else None
+        return {
+            "fault": fault,
+            "node": node,
+            "broker": self.broker.kind,
+            "at_s": self.rel(t_fault),
+            "node_down_s": round(t_back - t_fault, 2),
+            "longest_without_acknowledged_write_s": gap,
+            "zero_lag_after_fault_s": round(t_zero - t_fault, 2),
+            "recovered_s": round(t_drained - t_fault, 2),
+            "still_missing_until_s": {k: round(v - t_fault, 1) for k, v in waits.items()},
+            "writes_accepted_during_outage": self.runner.accepted_in(t_fault, t_back),
+            "failed_attempts_during_outage": self.runner.attempts_in(t_fault, t_back, "failed"),
+        }
+
+    async def leader_kill(self, topic: str) -> dict[str, Any]:
+        partition = await self._busiest_partition(topic)
+        node = self.cluster.node(await self._leader_of(topic, partition))
+        t_kill = now()
+        await asyncio.to_thread(self.cluster.stop_node, node, signal.SIGKILL)
+        await asyncio.sleep(LEADER_DOWN_S)
+        t_back = now()
+        await asyncio.to_thread(self.cluster.start_node, node)
+        figures = await self._broker_fault_figures(
+            f"SIGKILL of broker {node.node_id}, leader of {topic}[{partition}] (the busiest), restarted after "
+            f"{LEADER_DOWN_S:.0f} s",
+            node.node_id, t_kill, t_back,
+        )  # fmt: skip
+        figures["new_leader"] = await self._leader_of(topic, partition)
+        assert figures["failed_attempts_during_outage"] == 0, figures
+        return figures
+
+    async def node_stop(self, node_id: str) -> dict[str, Any]:
+        node = self.cluster.node(int(node_id))
+        t_stop = now()
+        await asyncio.to_thread(self.cluster.stop_node, node, signal.SIGTERM)
+        await asyncio.sleep(max(0.0, NODE_DOWN_S - (now() - t_stop)))
+        t_back = now()
+        await asyncio.to_thread(self.cluster.start_node, node)
+        figures = await self._broker_fault_figures(
+            f"broker {node.node_id} stopped (SIGTERM) for {NODE_DOWN_S:.0f} s and started again",
+            node.node_id, t_stop, t_back,
+        )  # fmt: skip
+        assert figures["failed_attempts_during_outage"] == 0, figures
+        return figures
+
+    async def controller_kill(self) -> dict[str, Any]:
+        node = await asyncio.to_thread(self.cluster.active_controller)
+        t_kill = now()
+        await asyncio.to_thread(self.cluster.stop_node, node, signal.SIGKILL)
+        new_controller = await asyncio.to_thread(self.cluster.active_controller)
+        t_elected = now()
+        await asyncio.sleep(max(0.0, LEADER_DOWN_S - (now() - t_kill)))
+        t_back = now()
+        await asyncio.to_thread(self.cluster.start_node, node)
+        figures = await self._broker_fault_figures(
+            f"SIGKILL of the active controller (broker {node.node_id}), restarted after {LEADER_DOWN_S:.0f} s",
+            node.node_id, t_kill, t_back,
+        )  # fmt: skip
+        figures["new_controller"] = new_controller.node_id
+        figures["new_controller_seen_after_s"] = round(t_elected - t_kill, 2)
+        assert new_controller.node_id != node.node_id, figures
+        assert figures["failed_attempts_during_outage"] == 0, figures
         return figures
 
     async def receiver_outage(self) -> dict[str, Any]:
@@ -679,8 +827,10 @@ def _latencies(delivered: list[dict[str, Any]], event_time: dict[str, datetime])
 
 @pytest.mark.timeout(900)
 async def test_seeded_fault_schedule_keeps_every_write_and_event_once(
-    broker: TestBroker, postgres: LocalPostgres, tmp_path: Path
+    fault_broker: TestBroker, postgres: LocalPostgres, tmp_path: Path
 ) -> None:
+    broker = fault_broker
+    cluster = broker.kafka is not None and len(broker.kafka.members) > 1
     if not broker.restartable:
         pytest.skip("the broker outage needs a broker the test can stop (KAFKA_BOOTSTRAP_SERVERS is set)")
     started = now()
@@ -689,7 +839,7 @@ async def test_seeded_fault_schedule_keeps_every_write_and_event_once(
     logs.mkdir(exist_ok=True)
     for old in logs.glob("*.log"):
         old.unlink()
-    schedule = make_schedule(SEED)
+    schedule = make_schedule(SEED, cluster)
     tag = f"F{SEED}x{int(time.time()) % 100000}"
     report: dict[str, Any] = {
         "seed": SEED,
@@ -710,6 +860,9 @@ async def test_seeded_fault_schedule_keeps_every_write_and_event_once(
         envs = {}
         for s in SERVICES:
             envs[s] = subprocess_env(s, broker, await postgres.create_database(f"sikader_{s}"), tmp_path / s)
+            envs[s]["SIKADER_CONSUMER_LAG_INTERVAL_S"] = "1"
+            if cluster:
+                envs[s]["SIKADER_TOPIC_REPLICATION_FACTOR"] = str(CLUSTER_NODES)
         envs["notifications"].update(
             {
                 "SIKADER_NOTIFICATIONS_QUIET_HOURS_START": "00:00",
@@ -754,7 +907,11 @@ async def test_seeded_fault_schedule_keeps_every_write_and_event_once(
         print(f"load: {len(plan.ops) / load_s:.1f} writes/s, planned for up to {load_s:.0f} s")
         runner = LoadRunner(plan, {s: svc.url for s, svc in services.items()}, key)
         monitor = ReadinessMonitor({s: svc.url for s, svc in services.items()})
-        harness = Harness(broker, postgres, services, receiver, plan, runner, monitor, key, subscription_id)
+        probe = None
+        if cluster:
+            probe = WriteProbe(broker.bootstrap)
+            await probe.start(CLUSTER_NODES)
+        harness = Harness(broker, postgres, services, receiver, plan, runner, monitor, key, subscription_id, probe)
         h = harness
         monitor_task = asyncio.create_task(monitor.run())
         load_task = asyncio.create_task(runner.run())
@@ -764,6 +921,9 @@ async def test_seeded_fault_schedule_keeps_every_write_and_event_once(
             "broker": lambda f: h.broker_outage(),
             "webhook": lambda f: h.receiver_outage(),
             "postgres": lambda f: h.postgres_restart(),
+            "leader": lambda f: h.leader_kill(f.target),
+            "node": lambda f: h.node_stop(f.target),
+            "controller": lambda f: h.controller_kill(),
         }
         for fault in schedule:
             await asyncio.sleep(max(0.0, runner.t0 + fault.at - now()))
@@ -829,6 +989,8 @@ async def test_seeded_fault_schedule_keeps_every_write_and_event_once(
         print(f"report: {OUT / 'report.json'}")
         if harness is not None:
             harness.monitor.stop()
+            if harness.probe is not None:
+                await harness.probe.stop()
             await harness.http.aclose()
         for svc in services.values():  # synchronous: also when the test is interrupted
             if svc.proc is not None and svc.proc.poll() is None:

@@ -1,5 +1,6 @@
-"""`make run` (scripts/run_local.py) as a user runs it: the local broker, four services,
-the admin key, clean shutdown on SIGINT/SIGTERM, and data kept across restarts."""
+"""`make run` (scripts/run_local.py) as a user runs it: the broker it picks (Apache Kafka where
+Java 17 answers, else Tansu), four services, the admin key, clean shutdown on SIGINT/SIGTERM,
+and data kept across restarts (on Apache Kafka without re-publishing anything)."""
 
 from __future__ import annotations
 
@@ -41,12 +42,52 @@ def processes_with(var_dir: Path) -> list[int]:
 
 
 MAIL_PORTS = {"SIKADER_DEV_SMTP_PORT": free_port(), "SIKADER_DEV_MAIL_HTTP_PORT": free_port()}
+CONTROLLER_PORT = free_port()
+
+
+async def end_offsets(bootstrap: str) -> dict[str, int]:
+    """Records on each sikader topic (the sum of its partitions' end offsets)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        tps = [
+            TopicPartition(t, p)
+            for t in topics.all_topic_names()
+            for p in sorted(consumer.partitions_for_topic(t) or ())
+        ]
+        totals: dict[str, int] = {}
+        for tp, end in (await consumer.end_offsets(tps)).items():
+            totals[tp.topic] = totals.get(tp.topic, 0) + end
+        return totals
+    finally:
+        await consumer.stop()
+
+
+async def settled_offsets(bootstrap: str, quiet_s: float = 3.0, timeout: float = 90.0) -> dict[str, int]:
+    """The end offsets once nothing has been published for `quiet_s`."""
+    deadline = time.monotonic() + timeout
+    last = await end_offsets(bootstrap)
+    while time.monotonic() < deadline:
+        await asyncio.sleep(quiet_s)
+        now = await end_offsets(bootstrap)
+        if now == last:
+            return now
+        last = now
+    raise AssertionError("the topics kept growing")
 
 
 async def start_run(var_dir: Path, ports: dict[str, int], broker_port: int) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS" and not k.startswith("SIKADER_")}
     env.update({f"SIKADER_{s.upper()}_HTTP_PORT": str(p) for s, p in ports.items()})
     env.update(SIKADER_VAR_DIR=str(var_dir), SIKADER_LOCAL_BROKER_PORT=str(broker_port))
+    env.update(SIKADER_LOCAL_BROKER_CONTROLLER_PORT=str(CONTROLLER_PORT))
+    if os.environ.get("SIKADER_TEST_SKIP_APACHE_KAFKA") == "1":
+        env["SIKADER_LOCAL_BROKER"] = "tansu"
+    elif os.environ.get("SIKADER_TEST_REQUIRE_APACHE_KAFKA") == "1":
+        env["SIKADER_LOCAL_BROKER"] = "apache-kafka"
     env.update({k: str(v) for k, v in MAIL_PORTS.items()})
     out = open(var_dir.parent / f"run-{time.monotonic_ns()}.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "run_local.py")], env=env, stdout=out, stderr=out)
@@ -107,15 +148,25 @@ async def test_make_run_starts_stops_and_keeps_data(tmp_path: Path) -> None:
         async with httpx.AsyncClient(timeout=2) as client:
             mail_page = await client.get(f"http://127.0.0.1:{MAIL_PORTS['SIKADER_DEV_MAIL_HTTP_PORT']}/")
         assert mail_page.status_code == 200  # where received mail can be read
+        apache_kafka = (var_dir / "kafka").exists()
+        if os.environ.get("SIKADER_TEST_REQUIRE_APACHE_KAFKA") == "1":
+            assert apache_kafka, "make run did not start Apache Kafka"
+        before = await settled_offsets(bootstrap) if apache_kafka else {}
         assert await stop_run(proc, signal.SIGINT, var_dir) < 20
         assert proc.returncode == 0
 
-        # Second start: the broker is new and empty; data survives and is re-published.
+        # Second start. Apache Kafka: every event is still there and nothing is re-published.
+        # Tansu: the broker is new and empty; data survives and is re-published.
         proc = await start_run(var_dir, ports, broker_port)
         await wait_all_ready(ports, 60)
         assert (var_dir / "admin.key").read_text().strip() == key
         issued = await wait_for(bootstrap, topics.AUTH, of_type("sikader.auth.ApiKeyIssued.v1"), timeout=30)
         assert len(issued) >= 1
+        if apache_kafka:
+            await asyncio.sleep(3)
+            after = await end_offsets(bootstrap)
+            assert after == before, "events were published again after the restart"
+            assert len(issued) == 1
         async with httpx.AsyncClient(timeout=2, headers={"Authorization": f"Bearer {key}"}) as client:
             for port in ports.values():
                 assert (await client.get(f"http://127.0.0.1:{port}/auth/whoami")).status_code == 200

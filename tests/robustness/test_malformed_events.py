@@ -236,6 +236,7 @@ async def consumed_to_end(bootstrap: str) -> bool:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=CONSUMER, enable_auto_commit=False)
     await consumer.start()
     try:
+        await consumer._client.force_metadata_update()  # Apache Kafka: the start's metadata may not list it yet
         parts = [TopicPartition(TOPIC, p) for p in consumer.partitions_for_topic(TOPIC) or ()]
         consumer.assign(parts)
         ends = await consumer.end_offsets(parts)

