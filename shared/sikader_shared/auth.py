@@ -181,7 +181,45 @@ def require(scope: str | None = None) -> Callable[..., Awaitable[Actor]]:
         actor_var.set(actor.client_id)
         return actor
 
+    dependency.required_scope = scope or ""  # type: ignore[attr-defined]  # read by document_scopes
     return dependency
+
+
+def route_scopes(dependant: Any) -> list[str] | None:
+    """The scopes a route's `require` dependencies ask for ([] = any valid key; None = public)."""
+    found: list[str] | None = None
+    stack = [dependant]
+    while stack:
+        d = stack.pop()
+        scope = getattr(d.call, "required_scope", None)
+        if scope is not None:
+            found = (found or []) + ([scope] if scope else [])
+        stack.extend(d.dependencies)
+    return found
+
+
+def document_scopes(spec: dict[str, Any], routes: list[Any]) -> dict[str, Any]:
+    """Name in the OpenAPI the scope each operation needs: `x-required-scopes` and a line in its
+    description (the `security` requirement says a bearer key; this says which)."""
+    from fastapi.routing import APIRoute, iter_route_contexts
+
+    for context in iter_route_contexts(routes):  # routes of included routers too, with prefixes
+        route = context.original_route
+        if not isinstance(route, APIRoute):
+            continue
+        scopes = route_scopes(getattr(context, "dependant", None) or route.dependant)
+        if scopes is None:
+            continue
+        path = getattr(context, "path_format", route.path_format)
+        for method in getattr(context, "methods", None) or route.methods or set():
+            op = spec.get("paths", {}).get(path, {}).get(method.lower())
+            if op is None:
+                continue
+            op["x-required-scopes"] = scopes
+            needs = ", ".join(f"`{s}`" for s in scopes) if scopes else "any valid key"
+            line = f"**Scope:** {needs} (an `admin` key may do everything)." if scopes else f"**Scope:** {needs}."
+            op["description"] = f"{op.get('description', '').rstrip()}\n\n{line}".lstrip()
+    return spec
 
 
 async def list_keys(session: AsyncSession) -> list[dict[str, Any]]:

@@ -12,9 +12,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from sqlmodel import col, select
 
 from sikader_shared import topics
 from sikader_shared.auth import issue_key, list_keys, revoke_key
+from sikader_shared.db import DlqRecord
 from sikader_shared.envelope import encode_headers, headers_to_dict
 from sikader_shared.errors import ServiceError
 from sikader_shared.kafka import producer_for, security_kwargs
@@ -46,7 +48,9 @@ def build_parser(service: str) -> argparse.ArgumentParser:
     dlq = sub.add_parser("dlq", help=f"the dead-letter topic sikader.dlq.{service}").add_subparsers(
         dest="action", required=True
     )
-    dlq_list = dlq.add_parser("list", help="list dead-lettered messages with their reasons")
+    dlq_list = dlq.add_parser(
+        "list", help="list dead-lettered messages with their reasons (the topic's, then those kept in the database)"
+    )
     dlq_list.add_argument("--limit", type=int, default=100)
     inspect = dlq.add_parser("inspect", help="show one message: headers and body")
     inspect.add_argument("partition", type=int)
@@ -55,6 +59,9 @@ def build_parser(service: str) -> argparse.ArgumentParser:
     redrive.add_argument("--partition", type=int)
     redrive.add_argument("--offset", type=int)
     redrive.add_argument("--all", action="store_true")
+    redrive.add_argument(
+        "--kept", action="store_true", help="the dead letters the DLQ topic did not take (kept in the database)"
+    )
 
     outbox = sub.add_parser("outbox", help="the transactional outbox").add_subparsers(dest="action", required=True)
     repub = outbox.add_parser("republish", help="publish retained events again (consumers skip duplicates)")
@@ -166,22 +173,27 @@ async def read_dlq(
 
 
 async def _dlq(runtime: ServiceRuntime, args: argparse.Namespace) -> Any:
+    if args.action == "redrive" and args.kept:
+        return await _redrive_kept(runtime)
     bootstrap = runtime.settings.kafka_bootstrap_servers
     topic = topics.dlq_topic(runtime.name)
     records = await read_dlq(bootstrap, topic, security=security_kwargs(runtime.settings))
 
     def summary(r: Any) -> dict[str, Any]:
         h = headers_to_dict(r.headers)
+        omitted = {k: h[k] for k in ("dlq_body_omitted", "dlq_body_size", "dlq_body_sha256") if k in h}
         return {
+            "where": "topic",
             "partition": r.partition,
             "offset": r.offset,
             "ce_id": h.get("ce_id"),
             "ce_type": h.get("ce_type"),
             **{k: h.get(k) for k in DLQ_HEADERS},
+            **omitted,
         }
 
     if args.action == "list":
-        return [summary(r) for r in records[: args.limit]]
+        return [summary(r) for r in records[: args.limit]] + await _kept(runtime, args.limit)
     if args.action == "inspect":
         for r in records:
             if r.partition == args.partition and r.offset == args.offset:
@@ -190,21 +202,90 @@ async def _dlq(runtime: ServiceRuntime, args: argparse.Namespace) -> Any:
         raise ServiceError(f"no DLQ message at partition {args.partition} offset {args.offset}")
     chosen = [r for r in records if args.all or (r.partition == args.partition and r.offset == args.offset)]
     if not chosen:
-        raise ServiceError("nothing to re-drive: give --partition and --offset, or --all")
+        raise ServiceError("nothing to re-drive: give --partition and --offset, --all, or --kept")
     producer = producer_for(runtime.settings)
     await producer.start()
+    redriven = 0
     try:
         for r in chosen:
             h = headers_to_dict(r.headers)
             original = h.get("dlq_topic")
             if not original:
                 continue
-            await producer.send_and_wait(
-                original,
-                value=r.value,
-                key=r.key,
-                headers=encode_headers({k: v for k, v in h.items() if k not in DLQ_HEADERS}),
-            )
+            key, value, headers = r.key, r.value, {k: v for k, v in h.items() if not k.startswith("dlq_")}
+            if h.get("dlq_body_omitted") == "true":  # the body is still on its own topic
+                source = await _read_one(runtime, original, int(h["dlq_partition"]), int(h["dlq_offset"]))
+                if source is None:
+                    raise ServiceError(f"{original}[{h['dlq_partition']}]@{h['dlq_offset']} is no longer on its topic")
+                key, value = source.key, source.value
+            await producer.send_and_wait(original, value=value, key=key, headers=encode_headers(headers))
+            redriven += 1
     finally:
         await producer.stop()
-    return {"redriven": len(chosen)}
+    return {"redriven": redriven}
+
+
+async def _kept(runtime: ServiceRuntime, limit: int) -> list[dict[str, Any]]:
+    """Dead letters the DLQ topic did not take: kept in the service's DLQ log."""
+    async with runtime.sessions() as session:
+        rows = (
+            await session.exec(
+                select(DlqRecord).where(col(DlqRecord.published).is_(False)).order_by(col(DlqRecord.id)).limit(limit)
+            )
+        ).all()
+    return [
+        {
+            "where": "database",
+            "id": row.id,
+            "dlq_topic": row.topic,
+            "dlq_partition": row.partition,
+            "dlq_offset": row.offset,
+            "dlq_error": row.error,
+            "dlq_attempts": row.attempts,
+            "ce_id": row.event_id,
+            "publish_error": row.publish_error,
+            "size": len(row.message_value or b""),
+        }
+        for row in rows
+    ]
+
+
+async def _redrive_kept(runtime: ServiceRuntime) -> dict[str, Any]:
+    """Each kept dead letter back to its original topic (as `redrive` does for the topic's),
+    then marked re-driven in the log."""
+    async with runtime.sessions() as session:
+        rows = (await session.exec(select(DlqRecord).where(col(DlqRecord.published).is_(False)))).all()
+        if not rows:
+            return {"redriven": 0}
+        producer = producer_for(runtime.settings)
+        await producer.start()
+        try:
+            for row in rows:
+                headers = [(k, v.encode()) for k, v in (row.message_headers or [])]
+                await producer.send_and_wait(row.topic, value=row.message_value, key=row.message_key, headers=headers)
+                row.published = True
+                row.publish_error = f"re-driven to {row.topic} at {datetime.now(UTC).isoformat()}"
+                session.add(row)
+        finally:
+            await producer.stop()
+        await session.commit()
+    return {"redriven": len(rows)}
+
+
+async def _read_one(runtime: ServiceRuntime, topic: str, partition: int, offset: int) -> Any:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=runtime.settings.kafka_bootstrap_servers,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=16 * 1024 * 1024,
+        **security_kwargs(runtime.settings),
+    )
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        consumer.seek(tp, offset)
+        batch = await consumer.getmany(tp, timeout_ms=5000, max_records=1)
+        records = batch.get(tp, [])
+        return records[0] if records and records[0].offset == offset else None
+    finally:
+        await consumer.stop()

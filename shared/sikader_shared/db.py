@@ -8,7 +8,7 @@ import os
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, Text, event
+from sqlalchemy import JSON, BigInteger, Boolean, Column, DateTime, Index, Integer, LargeBinary, Text, event, text
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel import Field, SQLModel
@@ -177,6 +177,25 @@ class DlqRecord(SQLModel, table=True):
     event_id: str | None = Field(default=None, max_length=100)
     error: str = Field(sa_column=Column(Text, nullable=False))
     attempts: int
+    # A dead letter the DLQ topic would not take (after bounded retries) is kept here instead,
+    # with the original message, so that the partition moves on and nothing is lost: listed and
+    # re-driven by the `dlq` CLI. `published` stays true for the usual case (on the topic).
+    published: bool = Field(default=True, sa_column=Column(Boolean, nullable=False, server_default=text("true")))
+    publish_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    message_key: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    message_value: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    message_headers: list[list[str]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+# Columns added to the infrastructure tables after their first revision: (table, column), in
+# the order migrations.create_infrastructure_v2 adds them to an existing database.
+INFRASTRUCTURE_V2_COLUMNS = [
+    ("dlq_log", "published"),
+    ("dlq_log", "publish_error"),
+    ("dlq_log", "message_key"),
+    ("dlq_log", "message_value"),
+    ("dlq_log", "message_headers"),
+]
 
 
 class ServiceStateRecord(SQLModel, table=True):

@@ -29,11 +29,17 @@ class ServiceMetrics:
         )
         self.events_applied = Counter("sikader_events_applied_total", "Events applied", registry=self.registry)
         self.outbox_backlog = Gauge("sikader_outbox_backlog", "Outbox rows not yet published", registry=self.registry)
-        self.outbox_published = Gauge(
-            "sikader_outbox_published_total", "Outbox rows published by this process", registry=self.registry
+        # counters (the _total suffix is added by the client library)
+        self.outbox_published = Counter(
+            "sikader_outbox_published", "Outbox rows published by this process", registry=self.registry
         )
-        self.dlq_total = Gauge(
-            "sikader_dlq_messages_total", "Messages dead-lettered (stored log)", registry=self.registry
+        self.dlq_messages = Counter(
+            "sikader_dlq_messages", "Messages this process dead-lettered", registry=self.registry
+        )
+        self.dlq_kept = Gauge(
+            "sikader_dlq_kept_unpublished",
+            "Dead letters the DLQ topic did not take, kept in the database (the dlq CLI re-drives them)",
+            registry=self.registry,
         )
         self.broker_up = Gauge("sikader_broker_up", "1 when the broker answered the last check", registry=self.registry)
         self.info = Gauge("sikader_service_info", "Service identity", list(labels), registry=self.registry)

@@ -8,10 +8,13 @@ from typing import Any
 
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 
 from sikader_shared.db import INFRASTRUCTURE_TABLES, make_engine
+
+# pg_advisory_lock key held while a service's database is migrated (one database per service)
+MIGRATION_LOCK_KEY = 0x5E4D_0001
 
 
 def create_infrastructure_v1(op: Any) -> None:
@@ -21,6 +24,31 @@ def create_infrastructure_v1(op: Any) -> None:
     bind = op.get_bind()
     for table in INFRASTRUCTURE_TABLES:
         table.create(bind, checkfirst=True)
+
+
+def create_infrastructure_v2(op: Any) -> None:
+    """Second step: the DLQ log keeps dead letters the DLQ topic would not take. A database
+    created after this step already has the columns (v1 creates the tables as they are now)."""
+    from sqlalchemy import inspect
+
+    from sikader_shared.db import INFRASTRUCTURE_TABLES, INFRASTRUCTURE_V2_COLUMNS
+
+    bind = op.get_bind()
+    tables = {t.name: t for t in INFRASTRUCTURE_TABLES}
+    for table_name, column_name in INFRASTRUCTURE_V2_COLUMNS:
+        present = {c["name"] for c in inspect(bind).get_columns(table_name)}
+        if column_name not in present:
+            column = tables[table_name].c[column_name]
+            with op.batch_alter_table(table_name) as batch:
+                batch.add_column(column.copy())
+
+
+def drop_infrastructure_v2(op: Any) -> None:
+    from sikader_shared.db import INFRASTRUCTURE_V2_COLUMNS
+
+    for table_name, column_name in reversed(INFRASTRUCTURE_V2_COLUMNS):
+        with op.batch_alter_table(table_name) as batch:
+            batch.drop_column(column_name)
 
 
 def drop_infrastructure_v1(op: Any) -> None:
@@ -37,9 +65,21 @@ def run_env(target_metadata: MetaData | None = None) -> None:
         raise RuntimeError("no sqlalchemy.url given to alembic")
 
     def do_run(connection: Connection) -> None:
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
-        with context.begin_transaction():
-            context.run_migrations()
+        postgres = connection.dialect.name == "postgresql"
+        if postgres:
+            # Replicas starting at once (docker compose --scale) each migrate on start: one at a
+            # time, the others wait, then find the schema at head and do nothing.
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            connection.commit()
+        try:
+            context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if postgres:
+                connection.commit()
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+                connection.commit()
 
     async def run() -> None:
         engine = make_engine(url)

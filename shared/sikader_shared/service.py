@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
@@ -37,14 +36,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sikader_shared import topics as topic_catalogue
 from sikader_shared.aio import sleep_or_stop, wait_any
 from sikader_shared.api_errors import HTTP_ERROR_CODES, data_error_reason, document_errors
-from sikader_shared.auth import AUTH_HANDLERS, KeyVerifier, require
+from sikader_shared.auth import AUTH_HANDLERS, KeyVerifier, document_scopes, require
 from sikader_shared.clock import Clock, SystemClock, utc
 from sikader_shared.consumer_lag import LagMonitor
 from sikader_shared.db import AuditRecord, DlqRecord, PiiReadRecord, ServiceStateRecord, make_engine, session_factory
+from sikader_shared.dead_letters import DeadLetterPublisher
 from sikader_shared.docs import asyncapi_html, swagger_html
 from sikader_shared.errors import ServiceError
 from sikader_shared.events.base import Event
-from sikader_shared.inbox import DeadLetter, EventConsumer, Handler, is_infrastructure_error
+from sikader_shared.inbox import EventConsumer, Handler, is_infrastructure_error
 from sikader_shared.kafka import admin_for, ensure_topics, faststream_security, producer_for
 from sikader_shared.logging import configure_logging, correlation_id_var
 from sikader_shared.metrics import ServiceMetrics
@@ -103,7 +103,15 @@ class ServiceRuntime:
         self.dlq_topic = topic_catalogue.dlq_topic(self.name)
         self.lag = LagMonitor(self.settings, self.group_id, list(self.consumer.topics))
         self.broker: KafkaBroker | None = None
-        self._dlq_producer: AIOKafkaProducer | None = None
+        self.dead_letters = DeadLetterPublisher(
+            self.dlq_topic,
+            self.group_id,
+            self.consumer.name,
+            self.sessions,
+            lambda: producer_for(self.settings),
+            max_message_bytes=self.settings.dlq_max_message_bytes,
+            attempts=self.settings.dlq_publish_attempts,
+        )
         self.broker_state: dict[str, Any] = {"status": "starting", "checked_at": None, "error": None}
         self.broker_healthy = asyncio.Event()  # topics verified present since the last reset
         self._check_now = asyncio.Event()
@@ -112,6 +120,7 @@ class ServiceRuntime:
         self._tasks: list[asyncio.Task[None]] = []
         self._heads = set(ScriptDirectory.from_config(self._alembic_config()).get_heads())
         self.heal_count = 0
+        self._published_counted = 0  # relay.published_total already added to the counter
 
     # -- units of work ----------------------------------------------------------------------
 
@@ -341,7 +350,9 @@ class ServiceRuntime:
         try:
             dead = await self.consumer.process(records)
             if dead:
-                await self._publish_dead(dead)
+                # never raises for the DLQ topic: what it will not take is kept in the database
+                await self.dead_letters.publish(dead)
+                self.metrics.dlq_messages.inc(len(dead))
             # Committed from a context of its own: the commit's timers (40 s request timeouts,
             # kept after cancellation) would otherwise keep FastStream's context, hence the
             # whole batch, alive that long (measured: ~14 batches of 1,000 events held).
@@ -376,30 +387,6 @@ class ServiceRuntime:
         finally:
             await self.lag.close()
 
-    async def _publish_dead(self, dead: list[DeadLetter]) -> None:
-        """Publish dead letters (acks=all) before the batch's offsets are committed."""
-        if self._dlq_producer is None:
-            producer = producer_for(self.settings)
-            await producer.start()
-            self._dlq_producer = producer
-        try:
-            futures = [
-                await self._dlq_producer.send(
-                    self.dlq_topic, value=d.record.value, key=d.record.key, headers=d.headers(self.group_id)
-                )
-                for d in dead
-            ]
-            await asyncio.gather(*futures)
-        except Exception:
-            await self._drop_dlq_producer()
-            raise
-
-    async def _drop_dlq_producer(self) -> None:
-        producer, self._dlq_producer = self._dlq_producer, None
-        if producer is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(producer.stop(), 5)
-
     async def _consume(self) -> None:
         while not self._stop.is_set():
             await wait_any(self._stop, self.broker_healthy)
@@ -421,7 +408,7 @@ class ServiceRuntime:
             self.broker = None
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(broker.stop(), 15)
-            await self._drop_dlq_producer()
+            await self.dead_letters.close()
 
     # -- health -----------------------------------------------------------------------------
 
@@ -459,9 +446,13 @@ class ServiceRuntime:
         with contextlib.suppress(Exception):
             self.metrics.outbox_backlog.set(await self.relay.backlog())
             async with self.sessions() as session:
-                dlq = await session.scalar(select(func.count()).select_from(DlqRecord))
-            self.metrics.dlq_total.set(int(dlq or 0))
-        self.metrics.outbox_published.set(self.relay.published_total)
+                kept = await session.scalar(
+                    select(func.count()).select_from(DlqRecord).where(col(DlqRecord.published).is_(False))
+                )
+            self.metrics.dlq_kept.set(int(kept or 0))
+        published = self.relay.published_total
+        self.metrics.outbox_published.inc(max(0, published - self._published_counted))
+        self._published_counted = published
 
 
 def _readable(value: bytes | None) -> bytes:
@@ -509,7 +500,7 @@ def create_service_app(definition: ServiceDefinition) -> FastAPI:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_errors(build_openapi())
+            app.openapi_schema = document_scopes(document_errors(build_openapi()), list(app.routes))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

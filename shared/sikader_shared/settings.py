@@ -44,6 +44,10 @@ class ServiceSettings(BaseSettings):
     )
     handler_max_attempts: int = 3  # then the message goes to the DLQ
     max_event_bytes: int = 262_144  # a larger body is dead-lettered unread
+    # A dead letter larger than this goes to the DLQ topic with its body replaced by a reference
+    # (origin, size, sha256): under the producer's 1 MiB request and the broker's message.max.bytes.
+    dlq_max_message_bytes: int = 1_000_000
+    dlq_publish_attempts: int = 3  # then the dead letter is kept in the DLQ log (dlq CLI)
     topic_partitions: int = Field(6, validation_alias=_env("topic_partitions", "SIKADER_TOPIC_PARTITIONS"))
     topic_replication_factor: int = Field(
         1, validation_alias=_env("topic_replication_factor", "SIKADER_TOPIC_REPLICATION_FACTOR")

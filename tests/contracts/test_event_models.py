@@ -296,6 +296,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
                 "rule": "certificate_valid",
                 "passed": True,
                 "fact": "KDR-BPN-2025-000123 (Madya) valid until 2028-06-02",
+                "fact_id": "KDR-BPN-2025-000123 (Madya) berlaku sampai 2028-06-02",
                 "source_event_ids": [EVENT_ID],
             }
         ],
@@ -514,8 +515,13 @@ def test_eligibility_carries_explainable_reasons() -> None:
         "rule": "certificate_valid",
         "passed": True,
         "fact": "KDR-BPN-2025-000123 (Madya) valid until 2028-06-02",
+        "fact_id": "KDR-BPN-2025-000123 (Madya) berlaku sampai 2028-06-02",
         "source_event_ids": [EVENT_ID],
     }
+    # fact_id was added in a compatible way: a reason without it (an older producer) still validates
+    older = {**SAMPLES["IncentiveEligibilityChanged"]}
+    older["reasons"] = [{k: v for k, v in r.items() if k != "fact_id"} for r in older["reasons"]]
+    assert model.model_validate(older).reasons[0].fact_id is None
     for field in ("eligible", "amount", "period", "policy_version", "reasons"):
         assert model.model_fields[field].is_required()
 

@@ -325,10 +325,14 @@ async def test_policy_versions_and_the_budget_rule(broker, databases, run_servic
         budget = [r for x in d["items"] for r in x["reasons"] if r["rule"] == "budget"]
         assert [x["failed_rules"] for x in d["items"]] == [["budget"], ["budget"]]
         assert all(not r["passed"] and "round" in r["text_en"] and "pagu anggaran" in r["text_id"] for r in budget)
-        # The live answer for the open month says the ceiling is applied at calculation; the calculated one applies it.
+        # The answer is the live decision (as announced: the ceiling is applied at calculation), with the
+        # calculation beside it: not paid, only because the ceiling was reached; the two agree.
         a1 = data["a"][1].cadre_id
         answer = (await calc.get(f"/eligibility/{a1}", params={"period": NOV})).json()
-        assert (answer["source"], answer["eligible"]) == ("calculation", False)
+        assert (answer["source"], answer["eligible"], answer["period_state"]) == ("live", True, "calculated")
+        c = answer["calculation"]
+        assert (c["included"], c["eligible"], c["budget_rule_failed"], c["matches_live"]) == (True, False, True, True)
+        assert c["needs_recalculation"] is False
         assert (await pol.get("/policies/v9")).status_code == 404
 
 

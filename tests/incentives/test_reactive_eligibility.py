@@ -77,6 +77,7 @@ async def test_certified_cadre_becomes_eligible_and_revocation_makes_it_ineligib
     assert [r["rule"] for r in failed] == ["certificate_valid"]
     assert failed[0]["source_event_ids"] == [revoke_env.id]
     assert failed[0]["fact"] == f"certificate {certified.certificate_number} (Madya) revoked on 2026-11-18"
+    assert failed[0]["fact_id"] == f"sertifikat {certified.certificate_number} (Madya) dicabut pada 2026-11-18"
 
     # The same answer over HTTP, in Indonesian and English.
     async with svc.client(reader) as client:

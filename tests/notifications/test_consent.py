@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
 
+from notifications.adapters.tables import OptOutRow
 from notifications.app import definition
 from notifications.delivery import DeliveryWorker
 from notifications.devsmtp import DevMailServer
@@ -107,11 +109,21 @@ async def test_head_cadre_puskesmas_opd_quiet_hours_and_unsubscribe(
         to_siti = next(m for m in mail.store.messages() if m["To"] == "siti@example.org")
         link = re.search(r"http://sikader\.test(/unsubscribe/\S+)", to_siti.get_content())
         assert link is not None
+        assert to_siti["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"  # RFC 8058
         async with svc.client() as anonymous:
+            # GET (a mail scanner, a link preview) only shows the page with its button
             page = await anonymous.get(link.group(1))
-            assert page.status_code == 200 and "email" in page.text
-            assert (await anonymous.get(link.group(1))).status_code == 200  # idempotent
+            assert page.status_code == 200 and "Berhenti berlangganan?" in page.text
+            assert f"<form method='post' action='{link.group(1)}'>" in page.text and "<script" not in page.text
+            async with svc.runtime.sessions() as session:
+                assert (await session.exec(select(OptOutRow))).all() == []
+            done = await anonymous.post(link.group(1))  # the button, or a mail client's one-click POST
+            assert done.status_code == 200 and "Berhasil berhenti berlangganan" in done.text and "email" in done.text
+            assert (await anonymous.post(link.group(1))).status_code == 200  # idempotent
+            again = await anonymous.get(link.group(1))
+            assert "sudah berhenti" in again.text and f"{link.group(1)}/resubscribe" in again.text
             assert (await anonymous.get(link.group(1)[:-3] + "AAA")).status_code == 404
+            assert (await anonymous.post(link.group(1)[:-3] + "AAA")).status_code == 404
             assert (await anonymous.get("/unsubscribe/not-a-token")).status_code == 404
 
         # Later messages skip email for her, still reach her by SMS and reach the Puskesmas.

@@ -257,3 +257,30 @@ def test_literal_addresses_are_recognised_in_any_spelling_python_accepts() -> No
     assert literal_address("127.0.0.1") == "127.0.0.1"
     assert literal_address("sim.dinkes.balikpapan.go.id") is None
     assert refused_destination("::ffff:127.0.0.1", [literal_address("::ffff:127.0.0.1") or ""]) is not None
+
+
+def test_the_indonesian_ineligibility_message_gives_its_reasons_in_indonesian() -> None:
+    """Issue 14, item 4: the reasons come from the event's Indonesian text (`fact_id`); a reason
+    from an older event without it is named by its rule, still in Indonesian."""
+    event = {
+        "period": "2026-12",
+        "eligible": False,
+        "amount": 0,
+        "reasons": [
+            {"rule": "cadre_active", "passed": True, "fact": "cadre is active", "fact_id": "kader aktif"},
+            {
+                "rule": "certificate_valid",
+                "passed": False,
+                "fact": "certificate SKD/6471/2026/PURWA/000001 (Purwa) revoked on 2026-12-06",
+                "fact_id": "sertifikat SKD/6471/2026/PURWA/000001 (Purwa) dicabut pada 2026-12-06",
+            },
+            {"rule": "posyandu_verified", "passed": False, "fact": "Posyandu is not verified", "fact_id": None},
+        ],
+    }
+    ctx = {"event": event, "cadre_name": "Siti Aminah", "signature": "SIKADER", "unsubscribe_url": None}
+    mail = Templates().render("eligibility_changed", "id", ctx)
+    assert "Syarat yang belum terpenuhi:" in mail.body
+    assert "- sertifikat SKD/6471/2026/PURWA/000001 (Purwa) dicabut pada 2026-12-06" in mail.body
+    assert "- Posyandu sudah terverifikasi" in mail.body
+    for english in ("certificate", "revoked", "is not verified", "cadre is active"):
+        assert english not in mail.body, english

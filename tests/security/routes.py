@@ -551,7 +551,7 @@ NOTIFICATIONS = [
         "/unsubscribe/{token}",
         PUBLIC,
         lambda r: Req(f"/unsubscribe/{r['unsubscribe_token']}"),
-        write=True,  # records the opt-out
+        write=False,  # only the confirmation page: a mail scanner fetching the link changes nothing
     ),
     route(
         "notifications",
@@ -559,7 +559,15 @@ NOTIFICATIONS = [
         "/unsubscribe/{token}",
         PUBLIC,
         lambda r: Req(f"/unsubscribe/{r['unsubscribe_token']}"),
-        write=False,  # the GET above recorded this opt-out already: nothing changes, nothing to audit
+        write=True,  # records the opt-out (the page's button, RFC 8058 one-click)
+    ),
+    route(
+        "notifications",
+        "POST",
+        "/unsubscribe/{token}/resubscribe",
+        PUBLIC,
+        lambda r: Req(f"/unsubscribe/{r['unsubscribe_token']}/resubscribe"),
+        write=True,  # removes it again
     ),
     route("notifications", "GET", "/deliveries", "admin"),
     route("notifications", "GET", "/rules", "admin"),

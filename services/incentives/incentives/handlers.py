@@ -246,17 +246,24 @@ async def recompute_live(
     if state in CLOSED_STATES:
         return 0  # an approved period changes only by payments: late facts become corrections
     policy = policy_for(policies, str(period))
+    calculated = state == PeriodState.CALCULATED.value
     changed = 0
     for part in store.chunks(sorted(posyandu_ids), 2000):  # bounded memory for a recompute of all
-        changed += await _decide_and_announce(uow, period, policy, await store.load_cadres_at(session, part), cause)
+        cadres = await store.load_cadres_at(session, part)
+        changed += await _decide_and_announce(uow, period, policy, cadres, cause, calculated)
     if lone_cadre_ids:
         lone = [c for c in (await store.load_cadres(session, lone_cadre_ids)).values() if not c.posyandu_id]
-        changed += await _decide_and_announce(uow, period, policy, lone, cause)
+        changed += await _decide_and_announce(uow, period, policy, lone, cause, calculated)
     return changed
 
 
 async def _decide_and_announce(
-    uow: UnitOfWork, period: Period, policy: Policy, cadres: list[fx.CadreFacts], cause: dict[str, Envelope]
+    uow: UnitOfWork,
+    period: Period,
+    policy: Policy,
+    cadres: list[fx.CadreFacts],
+    cause: dict[str, Envelope],
+    calculated: bool = False,
 ) -> int:
     if not cadres:
         return 0
@@ -264,6 +271,8 @@ async def _decide_and_announce(
     posy = await store.load_posyandu(session, {c.posyandu_id for c in cadres if c.posyandu_id})
     certs = await store.load_certificates_of(session, [c.cadre_id for c in cadres])
     decisions = evaluate(cadres, posy, certs, period, policy, apply_budget=False)
+    if calculated and await _differs_from_calculation(session, period, decisions, policy):
+        await store.mark_needs_recalculation(session, str(period))
     live = {r[0]: (bool(r[1]), int(r[2])) for r in await store.live_decisions(session, [d.cadre_id for d in decisions])}
     now = uow.clock.now()
     upserts: list[dict[str, Any]] = []
@@ -308,9 +317,24 @@ async def _decide_and_announce(
     return len(upserts)
 
 
+def live_outcome(d: Decision) -> tuple[bool, int]:
+    return (d.eligible, d.amount if d.eligible else 0)
+
+
+async def _differs_from_calculation(
+    session: AsyncSession, period: Period, decisions: list[Decision], policy: Policy
+) -> bool:
+    """A live decision (no budget rule) against the period's stored calculation: another set of
+    cadres, another eligibility or another amount before the budget rule."""
+    stored = await store.calculated_outcomes(session, str(period), [d.cadre_id for d in decisions], policy)
+    return any(stored.get(d.cadre_id) != live_outcome(d) for d in decisions)
+
+
 def event_reasons(d: Decision, period: Period, policy: Policy, *, budget_applied: bool) -> list[ev.EligibilityReason]:
     return [
-        ev.EligibilityReason(rule=r.rule, passed=r.passed, fact=r.fact_en, source_event_ids=list(r.source_event_ids))
+        ev.EligibilityReason(
+            rule=r.rule, passed=r.passed, fact=r.fact_en, fact_id=r.fact_id, source_event_ids=list(r.source_event_ids)
+        )
         for r in explain(d, period, policy, budget_applied=budget_applied)
     ]
 
@@ -459,6 +483,7 @@ async def calculate(uow: UnitOfWork, period_text: str, *, correction_lookback: i
     )
     now = uow.clock.now()
     row.state = PeriodState.CALCULATED.value
+    row.needs_recalculation = False
     row.policy_version = policy.version
     row.decision_hash = digest
     row.cadres_evaluated = int(summary[0] or 0)
@@ -526,6 +551,12 @@ async def approve(uow: UnitOfWork, period_text: str, decision_hash: str | None) 
             field="decision_hash",
             current_hash=row.decision_hash,
         )
+    if row.needs_recalculation:
+        why = (
+            "the live eligibility decisions no longer match this calculation (a cadre, her eligibility or her "
+            "amount changed since it was calculated): calculate the period again, review it, then approve"
+        )
+        raise Conflict(why, period=row.period, state=row.state, action="approve", reason=why, needs_recalculation=True)
     before = period_public(row)
     session = uow.session
     # What each cadre is owed: the decision plus positive corrections and carried-over payments.
@@ -809,6 +840,7 @@ def period_public(row: PeriodRow) -> dict[str, Any]:
         "total_amount": row.total_amount,
         "budget_ceiling": row.budget_ceiling,
         "corrections": row.corrections,
+        "needs_recalculation": bool(row.needs_recalculation),
         "calculation_count": row.calculation_count,
         "calculated_by": row.calculated_by_client,
         "calculated_at": at(row.calculated_at),
@@ -824,18 +856,44 @@ def period_public(row: PeriodRow) -> dict[str, Any]:
 
 
 async def eligibility(uow: UnitOfWork, cadre_id: str, period_text: str | None) -> dict[str, Any]:
-    """A calculated period answers with its stored decision; an open one is decided now from
-    the projections (as the reactive announcements are)."""
+    """The decision events and messages announce, and how the period's calculation stands.
+
+    - An approved, paid or closed period answers with its stored decision (money moved on it;
+      a later change is a correction in a later period).
+    - An open or calculated period answers with the live decision, decided now from the
+      projections as the reactive announcements are (no budget rule), and, once calculated,
+      with `calculation`: whether it includes the cadre, its decision, and whether it matches."""
     session = uow.session
     period = parse_period(period_text) if period_text else current_period(uow)
     row = await session.get(PeriodRow, str(period))
-    if row is not None and row.state != PeriodState.OPEN.value and row.policy_version:
+    state = row.state if row is not None else PeriodState.OPEN.value
+    if row is not None and state in CLOSED_STATES and row.policy_version:
         d = await store.decision(session, str(period), cadre_id)
         if d is None:
-            raise NotFound(f"cadre {cadre_id} was not part of period {period}'s calculation")
+            raise NotFound(f"cadre {cadre_id} was not part of period {period}'s calculation, approved as it stands")
         policy = await store.policy_version(session, row.policy_version)
         assert policy is not None
-        return _eligibility_answer(d, period, policy, "calculation", budget_applied=True)
+        answer = _eligibility_answer(d, period, policy, "calculation", budget_applied=True)
+        stored_view = {
+            "included": True,
+            "eligible": d.eligible,
+            "amount": d.amount if d.eligible else 0,
+            "budget_rule_failed": d.failed("budget"),
+            "matches_live": True,  # this answer is the calculation: what was approved and paid
+            "needs_recalculation": False,
+            "decision_hash": row.decision_hash,
+        }
+        return {**answer, "period_state": state, "calculation": stored_view}
+    live, policy = await _live_decision(uow, cadre_id, period)
+    answer = _eligibility_answer(live, period, policy, "live", budget_applied=False)
+    calculation = None
+    if row is not None and state == PeriodState.CALCULATED.value and row.policy_version:
+        calculation = _calculation_view(await store.decision(session, str(period), cadre_id), live, row, policy)
+    return {**answer, "period_state": state, "calculation": calculation}
+
+
+async def _live_decision(uow: UnitOfWork, cadre_id: str, period: Period) -> tuple[Decision, Policy]:
+    session = uow.session
     cadres = await store.load_cadres(session, [cadre_id])
     if cadre_id not in cadres:
         raise NotFound(f"cadre {cadre_id} is not known to incentives (no registry event about it yet)")
@@ -847,7 +905,36 @@ async def eligibility(uow: UnitOfWork, cadre_id: str, period_text: str | None) -
     decided = [d for d in evaluate(group, posy, certs, period, policy, apply_budget=False) if d.cadre_id == cadre_id]
     if not decided:
         raise NotFound(f"cadre {cadre_id} was registered after period {period}")
-    return _eligibility_answer(decided[0], period, policy, "live", budget_applied=False)
+    return decided[0], policy
+
+
+def _calculation_view(stored: Decision | None, live: Decision, row: PeriodRow, policy: Policy) -> dict[str, Any]:
+    """The calculated period's view of one cadre, beside the live decision."""
+    if stored is None:
+        return {
+            "included": False,
+            "eligible": None,
+            "amount": None,
+            "matches_live": False,
+            "needs_recalculation": True,
+            "decision_hash": row.decision_hash,
+        }
+    if stored.eligible:
+        before_budget = (True, stored.amount)
+    elif stored.failed("budget"):  # stored with 0: before the rule, the policy's amount
+        before_budget = (True, policy.amount_for(stored.level))
+    else:
+        before_budget = (False, 0)
+    matches = before_budget == live_outcome(live)
+    return {
+        "included": True,
+        "eligible": stored.eligible,
+        "amount": stored.amount if stored.eligible else 0,
+        "budget_rule_failed": stored.failed("budget"),
+        "matches_live": matches,
+        "needs_recalculation": bool(row.needs_recalculation) or not matches,
+        "decision_hash": row.decision_hash,
+    }
 
 
 def _eligibility_answer(

@@ -302,6 +302,7 @@ class DeliveryWorker:
             headers = {}
             if context.get("unsubscribe_url"):
                 headers["List-Unsubscribe"] = f"<{context['unsubscribe_url']}>"
+                headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058: POST, never GET
             message = OutgoingMessage(
                 row.notification_id, "email", to, subject=text.subject, text=text.body, headers=headers
             )

@@ -431,6 +431,29 @@ async def redeliver(
 # --------------------------------------------------------------------------- unsubscribe
 
 
+async def consent_state(session: Any, cfg: NotificationConfig, token: str) -> tuple[str, str, bool]:
+    """(cadre, channel, opted out?) for a signed unsubscribe token; changes nothing."""
+    parsed = read_unsubscribe_token(cfg.unsubscribe_secret, token)
+    if parsed is None:
+        raise NotFound("this unsubscribe link is not valid")
+    cadre_id, channel = parsed
+    row = await session.get(OptOutRow, (cadre_id, channel))
+    return cadre_id, channel, row is not None
+
+
+async def resubscribe(uow: UnitOfWork, cfg: NotificationConfig, token: str) -> tuple[str, str]:
+    """Undo an opt-out named by a signed token: later messages on that channel go out again."""
+    parsed = read_unsubscribe_token(cfg.unsubscribe_secret, token)
+    if parsed is None:
+        raise NotFound("this unsubscribe link is not valid")
+    cadre_id, channel = parsed
+    row = await uow.session.get(OptOutRow, (cadre_id, channel))
+    if row is not None:
+        await uow.session.delete(row)
+        uow.audit("cadre.resubscribe", "cadre", cadre_id, {"channel": channel}, None)
+    return cadre_id, channel
+
+
 async def unsubscribe(uow: UnitOfWork, cfg: NotificationConfig, token: str) -> tuple[str, str]:
     """Record the opt-out named by a signed token; pending messages on that channel are skipped."""
     parsed = read_unsubscribe_token(cfg.unsubscribe_secret, token)

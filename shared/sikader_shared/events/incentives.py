@@ -35,7 +35,13 @@ class EligibilityReason(BaseModel):
     )
     passed: bool
     fact: str = Field(
-        description="The fact the rule used, e.g. 'certificate KDR-2025-000123 (Madya) revoked on 2025-06-02'"
+        description="The fact the rule used, in English, "
+        "e.g. 'certificate KDR-2025-000123 (Madya) revoked on 2025-06-02'"
+    )
+    fact_id: str | None = Field(
+        default=None,
+        description="The same fact in Indonesian, e.g. 'sertifikat KDR-2025-000123 (Madya) dicabut pada 2025-06-02' "
+        "(what messages to cadres show; absent in events published before it was added)",
     )
     source_event_ids: list[str] = Field(default_factory=list, description="ce_id of each event the fact came from")
 

@@ -29,7 +29,7 @@ from incentives.adapters.tables import (
 from incentives.domain.facts import CadreFacts, CertificateFacts, PaymentDetails, PosyanduFacts
 from incentives.domain.periods import PeriodState
 from incentives.domain.policy import Policy
-from incentives.domain.rules import Decision
+from incentives.domain.rules import BUDGET_BIT, Decision
 from sikader_shared.clock import utc
 from sikader_shared.uow import bulk_insert, driver_connection, pg_array_type
 
@@ -120,6 +120,41 @@ async def live_decisions(session: AsyncSession, cadre_ids: Iterable[str]) -> lis
     """(cadre_id, eligible, amount) of what was last announced for these cadres."""
     t = LiveEligibilityRow.__table__  # type: ignore[attr-defined]
     return await _rows(session, [t.c.cadre_id, t.c.eligible, t.c.amount], t.c.cadre_id, cadre_ids)
+
+
+async def calculated_outcomes(
+    session: AsyncSession, period: str, cadre_ids: Iterable[str], policy: Policy
+) -> dict[str, tuple[bool, int]]:
+    """(eligible, amount) before the budget rule of each cadre's stored decision for `period`:
+    what a live decision (which never applies the budget) is compared with. A decision the
+    budget rule failed is stored with 0: its amount before the rule is the policy's."""
+    t = DecisionRow.__table__  # type: ignore[attr-defined]
+    wanted = sorted(set(cadre_ids))
+    out: dict[str, tuple[bool, int]] = {}
+    for part in chunks(wanted, CHUNK):
+        rows = await session.execute(
+            sa_select(t.c.cadre_id, t.c.eligible, t.c.amount, t.c.failed_mask, t.c.level).where(
+                t.c.period == period, t.c.cadre_id.in_(part)
+            )
+        )
+        for r in rows.all():
+            # the budget rule only ever fails a cadre who passed every other rule
+            budget_failed = bool(int(r.failed_mask) & BUDGET_BIT)
+            if r.eligible:
+                out[str(r.cadre_id)] = (True, int(r.amount))
+            elif budget_failed:
+                out[str(r.cadre_id)] = (True, policy.amount_for(r.level))
+            else:
+                out[str(r.cadre_id)] = (False, 0)
+    return out
+
+
+async def mark_needs_recalculation(session: AsyncSession, period: str) -> None:
+    await session.execute(
+        PeriodRow.__table__.update()  # type: ignore[attr-defined]
+        .where(PeriodRow.__table__.c.period == period)  # type: ignore[attr-defined]
+        .values(needs_recalculation=True)
+    )
 
 
 async def save_cadres(session: AsyncSession, facts: Iterable[CadreFacts]) -> None:

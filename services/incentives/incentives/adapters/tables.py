@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, Text, text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -144,6 +144,11 @@ class PeriodRow(IncentivesTable, table=True):
     total_amount: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
     budget_ceiling: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     corrections: int = 0
+    # Set when a live decision (what events and the eligibility API say) stops matching the
+    # stored calculation: approval is refused until the period is calculated again.
+    needs_recalculation: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=text("false"))
+    )
     calculation_count: int = 0
     calculated_by_client: str | None = Field(default=None, max_length=100)
     calculated_by_key: str | None = Field(default=None, max_length=64)

@@ -1,4 +1,5 @@
-"""Input events -> handlers (thin): every subscribed event is staged for the projector."""
+"""Input events -> handlers (thin): each batch of subscribed events is applied in the consumer's
+own transaction (projections, then the decisions of the cadres concerned)."""
 
 from __future__ import annotations
 

@@ -87,6 +87,20 @@ class Reason(BaseModel):
     source_event_ids: list[str]
 
 
+class CalculationView(BaseModel):
+    included: bool = Field(description="Whether the period's calculation decided this cadre")
+    eligible: bool | None = Field(description="The calculation's decision (budget rule applied)")
+    amount: int | None = Field(description="The calculation's amount (0 when not eligible)")
+    budget_rule_failed: bool = Field(default=False, description="Not paid only because the budget ceiling was reached")
+    matches_live: bool = Field(
+        description="Same set, eligibility and amount before the budget rule as the live decision"
+    )
+    needs_recalculation: bool = Field(
+        description="The period must be calculated again before it can be approved (this cadre or another differs)"
+    )
+    decision_hash: str | None
+
+
 class EligibilityAnswer(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -123,13 +137,22 @@ class EligibilityAnswer(BaseModel):
     amount: int
     policy_version: str
     source: Literal["live", "calculation"] = Field(
-        description="'live': decided now for an open period; 'calculation': the period's calculated decision"
+        description="'live': decided now from the projections, as events and messages announce it (open or "
+        "calculated period; no budget rule); 'calculation': the stored decision of an approved, paid or closed period"
     )
     level: str | None
     posyandu_id: str | None
     kelurahan_code: str
     kecamatan_code: str
     reasons: list[Reason]
+    period_state: Literal["open", "calculated", "approved", "paid", "closed"] = Field(
+        default="open", description="The period's state: what `calculation` is about"
+    )
+    calculation: CalculationView | None = Field(
+        default=None,
+        description="For a calculated (not yet approved) period: the calculation's decision for this cadre and "
+        "whether it matches the live one; null while the period is open",
+    )
 
 
 class PeriodPublic(BaseModel):
@@ -146,6 +169,7 @@ class PeriodPublic(BaseModel):
                     "total_amount": 598500000,
                     "budget_ceiling": None,
                     "corrections": 0,
+                    "needs_recalculation": False,
                     "calculation_count": 1,
                     "calculated_by": "dinkes",
                     "calculated_at": "2026-12-01T01:00:00+00:00",
@@ -170,6 +194,11 @@ class PeriodPublic(BaseModel):
     total_amount: int
     budget_ceiling: int | None
     corrections: int = Field(description="Adjustments in this period: corrections of approved periods, carry-overs")
+    needs_recalculation: bool = Field(
+        default=False,
+        description="A live decision changed since the calculation (another cadre, eligibility or amount before the "
+        "budget rule): approval is refused until the period is calculated again",
+    )
     calculation_count: int
     calculated_by: str | None
     calculated_at: str | None

@@ -89,6 +89,23 @@ def periode(value: Any, language: str = "id") -> str:
         return str(value)
 
 
+# Indonesian names of the incentive policy's rules, for a reason that carries no Indonesian
+# text (events published before IncentiveEligibilityChanged had `fact_id`).
+SYARAT = {
+    "cadre_active": "kader berstatus aktif",
+    "certificate_valid": "sertifikat kader yang berlaku",
+    "posyandu_verified": "Posyandu sudah terverifikasi",
+    "posyandu_open": "Posyandu masih aktif",
+    "posyandu_cap": "batas jumlah kader berinsentif per Posyandu",
+    "budget": "anggaran insentif periode ini",
+}
+
+
+def syarat(rule: Any) -> str:
+    """A rule code -> its Indonesian name ('certificate_valid' -> 'sertifikat kader yang berlaku')."""
+    return SYARAT.get(str(rule), str(rule).replace("_", " "))
+
+
 @dataclass(frozen=True)
 class Rendered:
     subject: str
@@ -110,7 +127,7 @@ class Templates:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.filters.update(tanggal=tanggal, date_en=date_en, rupiah=rupiah, periode=periode)
+        self.env.filters.update(tanggal=tanggal, date_en=date_en, rupiah=rupiah, periode=periode, syarat=syarat)
 
     def codes(self, language: str = "id") -> list[str]:
         return sorted(

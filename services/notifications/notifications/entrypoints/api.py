@@ -38,6 +38,32 @@ from sikader_shared.uow import Actor, UnitOfWork
 SUBSCRIBE = "notifications:subscribe"
 BROADCAST = "notifications:broadcast"
 PUBLIC = Actor(client_id="public")  # who unsubscribes through a signed link (no key)
+CHANNEL_NAMES = {"email": "email", "sms": "SMS", "whatsapp": "WhatsApp"}
+
+
+def consent_page(token: str, channel: str, opted_out: bool, done: bool) -> str:
+    """The unsubscribe page, in Indonesian: where the cadre stands on this channel and the one
+    button that changes it (a form POST; no script)."""
+    name = html.escape(CHANNEL_NAMES.get(channel, channel))
+    quoted = html.escape(token, quote=True)
+    if opted_out:
+        head = "Berhasil berhenti berlangganan" if done else "Anda sudah berhenti berlangganan"
+        text = f"Anda tidak akan lagi menerima pesan SIKADER melalui {name}."
+        action, button = f"/unsubscribe/{quoted}/resubscribe", f"Berlangganan lagi melalui {name}"
+    else:
+        head = "Berhasil berlangganan lagi" if done else "Berhenti berlangganan?"
+        text = (
+            f"Anda akan menerima pesan SIKADER melalui {name} lagi."
+            if done
+            else f"Tekan tombol di bawah ini untuk berhenti menerima pesan SIKADER melalui {name}."
+        )
+        action, button = f"/unsubscribe/{quoted}", f"Berhenti menerima pesan melalui {name}"
+    return (
+        "<!doctype html><html lang='id'><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>SIKADER: {html.escape(head)}</title><body><h1>{html.escape(head)}</h1><p>{text}</p>"
+        f"<form method='post' action='{action}'><button type='submit'>{button}</button></form></body></html>"
+    )
 DeliveryStatus = Literal["pending", "delivered", "failed", "skipped"]
 
 
@@ -243,31 +269,36 @@ def build_router(cfg: NotificationConfig) -> APIRouter:
 
     # -- consent ---------------------------------------------------------------------------
 
-    async def _unsubscribe(token: str, request: Request) -> HTMLResponse:
+    async def _consent_write(token: str, request: Request, subscribe: bool) -> str:
         async def op(uow: UnitOfWork) -> dict[str, str]:
-            _cadre, channel = await handlers.unsubscribe(uow, cfg, token)
+            change = handlers.resubscribe if subscribe else handlers.unsubscribe
+            _cadre, channel = await change(uow, cfg, token)
             return {"channel": channel}
 
         response = await execute_write(request, PUBLIC, op)
-        channel = json.loads(bytes(response.body))["channel"]
-        names = {"email": "email", "sms": "SMS", "whatsapp": "WhatsApp"}
-        text = html.escape(names.get(channel, channel))
-        return HTMLResponse(
-            "<!doctype html><html lang='id'><meta charset='utf-8'><title>Berhenti berlangganan</title>"
-            f"<body><h1>Berhasil</h1><p>Anda tidak akan lagi menerima pesan SIKADER melalui {text}.</p>"
-            "</body></html>"
-        )
+        return str(json.loads(bytes(response.body))["channel"])
 
     @router.get("/unsubscribe/{token}", response_class=HTMLResponse, tags=["consent"])
-    async def unsubscribe(token: str, request: Request) -> HTMLResponse:
-        """The link at the end of every message to a cadre: stops that channel for that cadre.
-        No key needed; the token is signed. Unknown or altered token: 404."""
-        return await _unsubscribe(token, request)
+    async def unsubscribe_page(token: str, request: Request) -> HTMLResponse:
+        """The link at the end of every message to a cadre. GET only shows a confirmation page
+        with a button (a mail scanner or a link preview that fetches the link changes nothing);
+        the button POSTs. No key needed; the token is signed. Unknown or altered token: 404."""
+        async with request.app.state.runtime.sessions() as session:
+            _cadre, channel, opted_out = await handlers.consent_state(session, cfg, token)
+        return HTMLResponse(consent_page(token, channel, opted_out, done=False))
 
     @router.post("/unsubscribe/{token}", response_class=HTMLResponse, tags=["consent"])
-    async def unsubscribe_one_click(token: str, request: Request) -> HTMLResponse:
-        """RFC 8058 one-click unsubscribe (List-Unsubscribe-Post), same effect as GET."""
-        return await _unsubscribe(token, request)
+    async def unsubscribe(token: str, request: Request) -> HTMLResponse:
+        """Stops that channel for that cadre: the page's button, and RFC 8058 one-click
+        unsubscribe (mail clients POST `List-Unsubscribe=One-Click`). Idempotent."""
+        channel = await _consent_write(token, request, subscribe=False)
+        return HTMLResponse(consent_page(token, channel, opted_out=True, done=True))
+
+    @router.post("/unsubscribe/{token}/resubscribe", response_class=HTMLResponse, tags=["consent"])
+    async def resubscribe(token: str, request: Request) -> HTMLResponse:
+        """The cadre receives messages on that channel again (the same signed link). Idempotent."""
+        channel = await _consent_write(token, request, subscribe=True)
+        return HTMLResponse(consent_page(token, channel, opted_out=False, done=True))
 
     # -- operators -------------------------------------------------------------------------
 
