@@ -23,6 +23,10 @@ from sikader_shared.testing.services import InProcessService, SubprocessService
 # forgery): allowed for every service the tests start, in-process or as a subprocess. The test
 # of the refusal sets it back explicitly.
 os.environ.setdefault("SIKADER_NOTIFICATIONS_WEBHOOK_ALLOW_PRIVATE_NETWORKS", "true")
+# Every test client calls from 127.0.0.1: the per-address limits (public routes, failed
+# authentication) are raised for the suite; tests/security/test_rate_limits.py sets them low.
+os.environ.setdefault("SIKADER_RATE_LIMIT_PUBLIC_PER_MINUTE", "1000000")
+os.environ.setdefault("SIKADER_RATE_LIMIT_AUTH_FAILURES_PER_MINUTE", "1000000")
 
 CONTACT_KEY = new_key()
 PAYMENT_KEY = new_key()

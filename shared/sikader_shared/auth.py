@@ -26,6 +26,7 @@ from sikader_shared.envelope import Envelope
 from sikader_shared.errors import Conflict, Invalid, NotFound
 from sikader_shared.events.auth import ApiKeyIssued, ApiKeyRevoked
 from sikader_shared.logging import actor_var
+from sikader_shared.ratelimit import limiter_of
 from sikader_shared.uow import Actor, UnitOfWork
 
 SCOPES = frozenset(
@@ -167,14 +168,23 @@ def require(scope: str | None = None) -> Callable[..., Awaitable[Actor]]:
     """FastAPI dependency: 401 without a valid key, 403 without the scope."""
 
     async def dependency(request: Request, _declared: Any = Depends(BEARER)) -> Actor:
+        limiter = limiter_of(request)
+        if limiter is not None:  # an address that keeps failing is refused before its key is looked at
+            limiter.blocked(request, "auth_failures")
+
+        def refused(detail: str) -> HTTPException:
+            if limiter is not None:
+                limiter.check(request, "auth_failures")  # 429 once over the limit
+            return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
+
         header = request.headers.get("authorization", "")
         scheme, _, key = header.partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
-            raise HTTPException(401, "missing bearer API key", headers={"WWW-Authenticate": "Bearer"})
+            raise refused("missing bearer API key")
         verifier: KeyVerifier = request.app.state.runtime.keys
         actor = await verifier.actor_for(key.strip())
         if actor is None:
-            raise HTTPException(401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})
+            raise refused("unknown or revoked API key")
         if scope is not None and not actor.has(scope):
             raise HTTPException(403, f"this key lacks the scope {scope!r}")
         request.state.actor = actor

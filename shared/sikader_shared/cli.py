@@ -89,6 +89,9 @@ def run_cli(definition_factory: Callable[[], ServiceDefinition], argv: list[str]
             port=args.port or settings.http_port,
             log_config=None,
             timeout_graceful_shutdown=10,
+            # the client address comes from sikader's own trusted-proxy setting (SIKADER_TRUSTED_PROXIES),
+            # not from uvicorn's, which would believe X-Forwarded-For from any local peer
+            proxy_headers=False,
         )
         return
     try:

@@ -49,6 +49,7 @@ from sikader_shared.kafka import admin_for, ensure_topics, faststream_security, 
 from sikader_shared.logging import configure_logging, correlation_id_var
 from sikader_shared.metrics import ServiceMetrics
 from sikader_shared.outbox import OutboxRelay
+from sikader_shared.ratelimit import RateLimiter
 from sikader_shared.settings import ServiceSettings
 from sikader_shared.uow import SYSTEM, Actor, UnitOfWork
 
@@ -82,6 +83,13 @@ class ServiceRuntime:
         self.sessions = session_factory(self.engine)
         self.metrics = ServiceMetrics(self.name)
         self.keys = KeyVerifier(self.sessions)
+        self.rate_limiter = RateLimiter(
+            {
+                "public": self.settings.rate_limit_public_per_minute,
+                "auth_failures": self.settings.rate_limit_auth_failures_per_minute,
+            },
+            self.settings.trusted_proxies,
+        )
         self.relay = OutboxRelay(
             self.sessions,
             lambda: producer_for(self.settings),

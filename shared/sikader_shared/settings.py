@@ -85,6 +85,18 @@ class ServiceSettings(BaseSettings):
     contact_key: str = Field("", validation_alias=_env("contact_key", "SIKADER_CONTACT_KEY"))
     payment_key: str = Field("", validation_alias=_env("payment_key", "SIKADER_PAYMENT_KEY"))
 
+    # Per client address and replica, per minute: routes anyone may call (certificate
+    # verification, unsubscribe pages) and requests with a bad or revoked key; 0 switches a limit
+    # off. Behind a reverse proxy, list its addresses (IPs or CIDRs) in trusted_proxies so that
+    # X-Forwarded-For names the client.
+    rate_limit_public_per_minute: int = Field(
+        60, validation_alias=_env("rate_limit_public_per_minute", "SIKADER_RATE_LIMIT_PUBLIC_PER_MINUTE")
+    )
+    rate_limit_auth_failures_per_minute: int = Field(
+        20, validation_alias=_env("rate_limit_auth_failures_per_minute", "SIKADER_RATE_LIMIT_AUTH_FAILURES_PER_MINUTE")
+    )
+    trusted_proxies: str = Field("", validation_alias=_env("trusted_proxies", "SIKADER_TRUSTED_PROXIES"))
+
     log_level: str = Field("INFO", validation_alias=_env("log_level", "SIKADER_LOG_LEVEL"))
     log_json: bool = True
     asyncapi_try_it_out: bool = False

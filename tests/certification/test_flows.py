@@ -86,7 +86,8 @@ async def test_registered_cadre_is_certified_superseded_suspended_and_restored(b
         first["number"],
         "64.71.02",
     )
-    assert event.verify_url == f"http://127.0.0.1:8002/certificates/{first['number']}/verify"
+    base = f"http://127.0.0.1:8002/certificates/{first['number']}/verify?code="
+    assert event.verify_url.startswith(base) and len(event.verify_url) - len(base) >= 16  # an unguessable code
     assessed = await certification_events(broker.bootstrap, "SkillAssessed", siti.cadre_id, count=15)
     assert all(a["passed"] and a["badge_id"] and a["assessor"] == "Puskesmas Klandasan Ilir" for a in assessed)
 
@@ -109,13 +110,18 @@ async def test_registered_cadre_is_certified_superseded_suspended_and_restored(b
     )
     assert superseded["superseded_by_number"] == second["number"]
 
-    # Public verification needs no key.
+    # Public verification needs no key; the masked holder only with the QR code's check code.
+    code = second["verify_url"].split("?code=", 1)[1]
     async with svc.client() as public:
         old = (await public.get(f"/certificates/{first['number']}/verify")).json()
-        new = (await public.get(f"/certificates/{second['number']}/verify")).json()
+        new = (await public.get(f"/certificates/{second['number']}/verify", params={"code": code})).json()
+        bare = (await public.get(f"/certificates/{second['number']}/verify")).json()
+        wrong = (await public.get(f"/certificates/{second['number']}/verify", params={"code": "x" * 16})).json()
         unknown = await public.get("/certificates/SKD/6471/2026/UTAMA/999999/verify")
     assert old["status"] == "superseded"
     assert (new["status"], new["level"], new["holder"]) == ("valid", "Madya", "Siti A***h")
+    assert (bare["status"], bare["level"], bare["holder"]) == ("valid", "Madya", None)  # numbers are sequential
+    assert wrong["holder"] is None
     assert (new["issued_on"], new["expires_on"]) == ("2026-11-20", "2029-11-20")
     assert unknown.status_code == 404 and unknown.json()["status"] == "unknown"
 
@@ -355,7 +361,8 @@ async def test_trainings_refresher_renewal_history_printing_and_revocation(broke
         assert (await client.get(f"/cadres/{ani.cadre_id}/history")).json()["trainings"][0]["attended"] is False
 
         # Printable certificate: HTML with the QR of the verify URL, and a PDF.
-        verify_url = f"https://sikader.balikpapan.example/certificates/{cert['number']}/verify"
+        verify_url = cert["verify_url"]  # with the certificate's check code
+        assert verify_url.startswith(f"https://sikader.balikpapan.example/certificates/{cert['number']}/verify?code=")
         page = await client.get(f"/certificates/{cert['number']}.html")
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
         assert qr_svg(verify_url) in page.text and "Siti Aminah" in page.text and "Purwa" in page.text

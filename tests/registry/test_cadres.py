@@ -73,8 +73,9 @@ async def test_cadre_register_mask_pii_log_and_private_events(registry: Registry
         assert r.status_code == 201, r.text
         siti = r.json()
         # A key without registry:pii sees masked personal data.
-        assert siti["nik"] == "6471********0001" and siti["phone"] == "+62812****890" and siti["pii_masked"]
-        assert siti["email"] == "s***@example.org" and siti["address"] == "***"
+        assert siti["nik"] == "**************01" and siti["phone"] == "+62*********90" and siti["pii_masked"]
+        assert siti["email"] == "***@***" and siti["address"] == "***"
+        assert siti["birth_date"] is None and siti["birth_year"] == int(SITI["birth_date"][:4])
         assert siti["payment"] == {
             "method": "bank",
             "bank": "BPD_KALTIMTARA",
@@ -87,7 +88,10 @@ async def test_cadre_register_mask_pii_log_and_private_events(registry: Registry
             "ketua",
         )
         dup = await w.post("/cadres", json={**SITI, "name": "Siti A.", "posyandu_id": melati})
-        assert dup.status_code == 409 and dup.json()["existing_cadre_id"] == siti["id"]
+        # without registry:pii the 409 does not say which cadre holds the NIK (it would confirm a guess)
+        assert dup.status_code == 409 and "existing_cadre_id" not in dup.json()
+        guess = await w.post("/cadres/search", json={"nik": SITI_NIK})
+        assert guess.status_code == 403 and "registry:pii" in guess.json()["detail"]
         budi = (
             await w.post(
                 "/cadres",
@@ -102,14 +106,18 @@ async def test_cadre_register_mask_pii_log_and_private_events(registry: Registry
             )
         ).json()
         assert budi["posyandu_id"] is None and budi["kecamatan_code"] == "64.71.03" and budi["payment"] is None
-        assert (await w.get(f"/cadres/{siti['id']}")).json()["nik"] == "6471********0001"
+        assert (await w.get(f"/cadres/{siti['id']}")).json()["nik"] == "**************01"
     assert await registry.count(PiiReadRecord) == 0
 
     # registry:pii sees everything, and every such read is logged.
     async with registry.client("pii") as p:
         full = (await p.get(f"/cadres/{siti['id']}")).json()
         found = (await p.post("/cadres/search", json={"nik": SITI_NIK})).json()
+    async with registry.client("admin") as a:  # registry:pii (admin) and registry:write
+        dup = await a.post("/cadres", json={**SITI, "name": "Siti A.", "posyandu_id": melati})
+    assert dup.status_code == 409 and dup.json()["existing_cadre_id"] == siti["id"]
     assert (full["nik"], full["phone"], full["email"]) == (SITI_NIK, "+6281234567890", "siti@example.org")
+    assert full["birth_date"] == SITI["birth_date"]
     assert full["payment"]["account_number"] == "0012345678" and full["payment"]["account_holder"] == "Siti Aminah"
     assert [c["id"] for c in found["items"]] == [siti["id"]] and not found["items"][0]["pii_masked"]
     async with registry.runtime.sessions() as session:
@@ -121,13 +129,13 @@ async def test_cadre_register_mask_pii_log_and_private_events(registry: Registry
     # Search: name, NIK (body only), Posyandu, kelurahan, status, role, pagination.
     async with registry.client("reader") as c:
         by_name = (await c.get("/cadres", params={"name": "AMINAH"})).json()
-        by_nik = (await c.post("/cadres/search", json={"nik": SITI_NIK})).json()
+        by_nik = (await c.post("/cadres/search", json={"name": "Siti Aminah"})).json()
         by_posyandu = (await c.get("/cadres", params={"posyandu_id": melati})).json()
         by_kel = (await c.get("/cadres", params={"kelurahan_code": "64.71.03.1006", "status": "active"})).json()
         by_role = (await c.get("/cadres", params={"role": "social_worker"})).json()
         page2 = (await c.get("/cadres", params={"page_size": 1, "page": 2})).json()
         bad_nik = await c.post("/cadres/search", json={"nik": "123"})
-    assert [x["id"] for x in by_name["items"]] == [siti["id"]] and by_nik["items"][0]["nik"] == "6471********0001"
+    assert [x["id"] for x in by_name["items"]] == [siti["id"]] and by_nik["items"][0]["nik"] == "**************01"
     assert [x["id"] for x in by_posyandu["items"]] == [siti["id"]]
     assert [x["id"] for x in by_kel["items"]] == [budi["id"]] == [x["id"] for x in by_role["items"]]
     assert page2["total"] == 2 and [x["id"] for x in page2["items"]] == [siti["id"]]  # ordered by name
@@ -136,7 +144,7 @@ async def test_cadre_register_mask_pii_log_and_private_events(registry: Registry
     # Changes: contact, payment, public fields; deactivate, reactivate.
     async with registry.client("writer") as w:
         upd = await w.patch(f"/cadres/{siti['id']}", json={"phone": "+62 813 1111 2222", "roles": ["posyandu_cadre"]})
-        assert upd.status_code == 200 and upd.json()["phone"] == "+62813****222"
+        assert upd.status_code == 200 and upd.json()["phone"] == "+62*********22"
         pay = await w.patch(f"/cadres/{siti['id']}", json={"payment": {"method": "e_wallet", "bank": "DANA",
                                                                         "account_number": "081311112222"}})  # fmt: skip
         assert pay.status_code == 200 and pay.json()["payment"]["method"] == "e_wallet"

@@ -94,10 +94,38 @@ def test_bad_phone_numbers_are_refused(raw: str) -> None:
 
 
 def test_masks() -> None:
-    assert mask_nik("6471015508900001") == "6471********0001"
-    assert mask_phone("+62812234567890") == "+62812****890"
-    assert mask_email("siti@example.org") == "s***@example.org"
+    assert mask_nik("6471015508900001") == "**************01"
+    assert mask_phone("+62812234567890") == "+62**********90"
+    assert mask_phone("+6281234567") == "+62******67"
+    assert mask_email("siti@example.org") == "***@***"
     assert mask_account("0012345678") == "******5678"
+    assert mask_account("12345") == "****5"  # a short number keeps four digits hidden
+    assert mask_account("1234") == "****"
+
+
+def test_what_a_masked_answer_shows_leaves_at_least_10000_candidates() -> None:
+    """Issue 14, item 3: from a masked cadre (the NIK's last two digits, the kecamatan, the sex
+    and the birth year, never the birth date), count the NIKs, phones and account numbers that
+    fit; each must be 10,000 or more."""
+    from datetime import date, timedelta
+
+    nik = "6471015508900001"  # a woman born 15 Aug 1990 in kecamatan 64.71.01
+    shown, kecamatan, sex, birth_year = mask_nik(nik), "647101", "F", 1990
+    assert shown.count("*") == 14
+    candidates = 0
+    day = date(birth_year, 1, 1)
+    while day.year == birth_year:  # every birth date in the year, as the NIK's digits 7-12 encode it
+        dd = day.day + (40 if sex == "F" else 0)
+        middle = f"{dd:02d}{day.month:02d}{birth_year % 100:02d}"
+        prefix = kecamatan + middle
+        candidates += sum(1 for serial in range(1, 10_000) if f"{prefix}{serial:04d}".endswith(shown[-2:]))
+        day += timedelta(days=1)
+    assert candidates >= 10_000, candidates
+    for phone in ("+6281234567", "+62812345678", "+628123456789012"[:15]):
+        hidden = mask_phone(phone).count("*")
+        assert 10**hidden >= 10_000, (phone, mask_phone(phone))
+    for account in ("12345", "0012345678", "1234567890123456"):
+        assert 10 ** mask_account(account).count("*") >= 10_000, account
 
 
 # --------------------------------------------------------------------------- Posyandu

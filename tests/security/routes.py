@@ -217,8 +217,8 @@ REGISTRY = [
         "POST",
         "/cadres/search",
         "registry:read",
-        lambda r: Req("/cadres/search", json={"nik": r["cadre_body"]["nik"]}),
-        write=False,  # a search: POST only to keep the NIK out of URLs
+        lambda r: Req("/cadres/search", json={"name": r["cadre_body"]["name"]}),
+        write=False,  # a search (by NIK only with registry:pii: tests/registry/test_cadres.py)
     ),
     route("registry", "GET", "/cadres/{cadre_id}", "registry:read", lambda r: Req(f"/cadres/{r['cadre']}")),
     route(

@@ -36,6 +36,7 @@ class CertificationConfig:
             public_base_url=settings.public_base_url.rstrip("/"),
         )
 
-    def verify_url(self, number: str) -> str:
+    def verify_url(self, number: str, check_code: str | None = None) -> str:
         # Slashes stay readable in the path; anything else unusual is escaped.
-        return f"{self.public_base_url}/certificates/{quote(number, safe='/')}/verify"
+        url = f"{self.public_base_url}/certificates/{quote(number, safe='/')}/verify"
+        return f"{url}?code={check_code}" if check_code else url

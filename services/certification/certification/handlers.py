@@ -5,6 +5,8 @@ consumer's batch transaction and never commit."""
 
 from __future__ import annotations
 
+import hmac
+import secrets
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -407,6 +409,7 @@ async def _issue(
         status="valid",
         level_policy_version=config.policy.version,
         holder_name=cadre.name or "",
+        check_code=secrets.token_urlsafe(12),
         supersedes_certificate_id=supersedes.certificate_id if supersedes is not None else None,
         created_at=uow.clock.now(),
         updated_at=uow.clock.now(),
@@ -423,7 +426,7 @@ async def _issue(
             issuer=cert.issuer,
             supersedes_certificate_id=cert.supersedes_certificate_id,
             level_policy_version=cert.level_policy_version,
-            verify_url=config.verify_url(cert.number),
+            verify_url=config.verify_url(cert.number, cert.check_code),
         )
     )
     uow.audit("certificate.issue", "certificate", cert.certificate_id, None, _audit_view(cert))
@@ -584,16 +587,19 @@ async def certificate_view(session: AsyncSession, config: CertificationConfig, n
     return _certificate_public(config, cert)
 
 
-async def verify(session: AsyncSession, number: str, now: datetime) -> VerificationPublic:
+async def verify(session: AsyncSession, number: str, now: datetime, code: str | None = None) -> VerificationPublic:
+    """Anyone may check a number (they are sequential): status, level and dates. The masked
+    holder only with the certificate's check code (in its QR code and printed URL)."""
     today = local_date(now)
     cert = await repo.certificate_by_number(session, number)
     if cert is None:
         return VerificationPublic(number=number, status="unknown", checked_on=today)
+    with_code = bool(code and cert.check_code and hmac.compare_digest(code, cert.check_code))
     return VerificationPublic(
         number=cert.number,
         status=verification_status(cert.status, cert.expires_on, today),
         level=cert.level,
-        holder=mask_name(cert.holder_name),
+        holder=mask_name(cert.holder_name) if with_code else None,
         issued_on=cert.issued_on,
         expires_on=cert.expires_on,
         issuer=cert.issuer,
@@ -673,7 +679,7 @@ def _certificate_public(config: CertificationConfig, cert: CertificateRow) -> Ce
         supersedes_certificate_id=cert.supersedes_certificate_id,
         superseded_by_certificate_id=cert.superseded_by_certificate_id,
         level_policy_version=cert.level_policy_version,
-        verify_url=config.verify_url(cert.number),
+        verify_url=config.verify_url(cert.number, cert.check_code),
     )
 
 

@@ -391,7 +391,9 @@ class VerificationPublic(BaseModel):
     number: str
     status: VerifyStatus
     level: LevelName | None = None
-    holder: str | None = Field(default=None, description="Holder's name, partly masked")
+    holder: str | None = Field(
+        default=None, description="Holder's name, partly masked: only with the certificate's check code (`code`)"
+    )
     issued_on: date | None = None
     expires_on: date | None = None
     issuer: str | None = None

@@ -508,6 +508,13 @@ async def _existing_niks(uow: UnitOfWork, hashes: list[str]) -> dict[str, str]:
     return found
 
 
+def _duplicate_nik(uow: UnitOfWork, existing_id: str) -> Conflict:
+    """Which cadre holds the NIK only for registry:pii: otherwise a 409 would confirm a guessed NIK."""
+    if uow.actor.has("registry:pii"):
+        return Conflict("a cadre with this NIK is already registered", existing_cadre_id=existing_id)
+    return Conflict("a cadre with this NIK is already registered (a registry:pii key sees which one)")
+
+
 def _check_identity(cfg: RegistryConfig, uow: UnitOfWork, nik: str, birth_date: date, sex: str) -> str:
     if birth_date > today(uow):
         raise FieldError("birth_date", "the birth date is in the future")
@@ -642,7 +649,7 @@ async def register_cadre(uow: UnitOfWork, cfg: RegistryConfig, cmd: CadreCreate)
     record = CadreRecord(**values)
     existing = await _existing_niks(uow, [record.nik_hash])
     if existing:
-        raise Conflict("a cadre with this NIK is already registered", existing_cadre_id=existing[record.nik_hash])
+        raise _duplicate_nik(uow, existing[record.nik_hash])
     events = _cadre_events(cfg, uow, record)  # before adding: a missing key refuses the write
     uow.session.add(record)
     assignment = _first_assignment(values, cmd.joined_on or today(uow))
@@ -676,7 +683,7 @@ async def update_cadre(uow: UnitOfWork, cfg: RegistryConfig, cadre_id: str, cmd:
             new_hash = nik_hash(nik, cfg.nik_pepper)
             existing = await _existing_niks(uow, [new_hash])
             if existing and existing[new_hash] != record.id:
-                raise Conflict("a cadre with this NIK is already registered", existing_cadre_id=existing[new_hash])
+                raise _duplicate_nik(uow, existing[new_hash])
             record.nik, record.nik_hash = nik, new_hash
         record.birth_date, record.sex = birth_date, sex
     public_changed: list[str] = []

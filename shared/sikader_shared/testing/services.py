@@ -56,7 +56,9 @@ class InProcessService:
             await asyncio.to_thread(
                 upgrade_head, self.definition.service_dir, self.definition.settings.effective_database_url()
             )
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_config=None, lifespan="on")
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=self.port, log_config=None, lifespan="on", proxy_headers=False
+        )
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve())
         await wait_ready(self.url)

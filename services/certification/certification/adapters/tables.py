@@ -109,6 +109,9 @@ class CertificateRow(CertificationTable, table=True):
     status_reason: str | None = Field(default=None, max_length=500)
     level_policy_version: str = Field(max_length=50)
     holder_name: str = Field(max_length=200)
+    # An unguessable code in the verification URL (the QR code): with it the public answer
+    # shows the masked holder; without it (numbers are sequential) status and level only.
+    check_code: str | None = Field(default=None, max_length=32)
     supersedes_certificate_id: str | None = Field(default=None, max_length=36)
     superseded_by_certificate_id: str | None = Field(default=None, max_length=36)
     expiring_announced_for: date | None = None

@@ -32,6 +32,7 @@ from certification.schemas import (
 )
 from sikader_shared.auth import require
 from sikader_shared.http import execute_write
+from sikader_shared.ratelimit import public_route
 from sikader_shared.service import ServiceRuntime
 from sikader_shared.uow import Actor, UnitOfWork
 
@@ -191,15 +192,24 @@ def build_router(config: CertificationConfig) -> APIRouter:
     @router.get(
         "/certificates/{number:path}/verify",
         tags=["verification"],
+        dependencies=[Depends(public_route)],  # sequential numbers: limited per address
         response_model=VerificationPublic,
         responses={404: {"model": VerificationPublic, "description": "No such certificate (status 'unknown')"}},
     )
-    async def verify(request: Request, number: str = NUMBER_PATH) -> JSONResponse:
+    async def verify(
+        request: Request,
+        number: str = NUMBER_PATH,
+        code: str | None = Query(
+            None, max_length=64, description="The check code of the certificate's QR code / printed URL"
+        ),
+    ) -> JSONResponse:
         """Public verification, no key needed: status (valid / expired / revoked / suspended /
-        superseded / unknown), level, validity dates and the holder's name partly masked."""
+        superseded / unknown), level and validity dates; with the certificate's check code (in
+        its QR code and printed URL) also the holder's name, partly masked. Limited per client
+        address (429 with Retry-After)."""
         runtime = _runtime(request)
         async with runtime.sessions() as session:
-            out = await handlers.verify(session, number, runtime.clock.now())
+            out = await handlers.verify(session, number, runtime.clock.now(), code)
         return JSONResponse(out.model_dump(mode="json"), status_code=404 if out.status == "unknown" else 200)
 
     async def _printable(request: Request, number: str) -> PrintableCertificate:

@@ -33,6 +33,7 @@ from sikader_shared.auth import require
 from sikader_shared.clock import utc
 from sikader_shared.errors import NotFound
 from sikader_shared.http import execute_write
+from sikader_shared.ratelimit import public_route
 from sikader_shared.uow import Actor, UnitOfWork
 
 SUBSCRIBE = "notifications:subscribe"
@@ -278,7 +279,9 @@ def build_router(cfg: NotificationConfig) -> APIRouter:
         response = await execute_write(request, PUBLIC, op)
         return str(json.loads(bytes(response.body))["channel"])
 
-    @router.get("/unsubscribe/{token}", response_class=HTMLResponse, tags=["consent"])
+    @router.get(
+        "/unsubscribe/{token}", response_class=HTMLResponse, tags=["consent"], dependencies=[Depends(public_route)]
+    )
     async def unsubscribe_page(token: str, request: Request) -> HTMLResponse:
         """The link at the end of every message to a cadre. GET only shows a confirmation page
         with a button (a mail scanner or a link preview that fetches the link changes nothing);
@@ -287,14 +290,21 @@ def build_router(cfg: NotificationConfig) -> APIRouter:
             _cadre, channel, opted_out = await handlers.consent_state(session, cfg, token)
         return HTMLResponse(consent_page(token, channel, opted_out, done=False))
 
-    @router.post("/unsubscribe/{token}", response_class=HTMLResponse, tags=["consent"])
+    @router.post(
+        "/unsubscribe/{token}", response_class=HTMLResponse, tags=["consent"], dependencies=[Depends(public_route)]
+    )
     async def unsubscribe(token: str, request: Request) -> HTMLResponse:
         """Stops that channel for that cadre: the page's button, and RFC 8058 one-click
         unsubscribe (mail clients POST `List-Unsubscribe=One-Click`). Idempotent."""
         channel = await _consent_write(token, request, subscribe=False)
         return HTMLResponse(consent_page(token, channel, opted_out=True, done=True))
 
-    @router.post("/unsubscribe/{token}/resubscribe", response_class=HTMLResponse, tags=["consent"])
+    @router.post(
+        "/unsubscribe/{token}/resubscribe",
+        response_class=HTMLResponse,
+        tags=["consent"],
+        dependencies=[Depends(public_route)],
+    )
     async def resubscribe(token: str, request: Request) -> HTMLResponse:
         """The cadre receives messages on that channel again (the same signed link). Idempotent."""
         channel = await _consent_write(token, request, subscribe=True)

@@ -70,23 +70,42 @@ def normalise_phone(raw: str, field: str = "phone") -> str:
     return "+62" + national
 
 
+# Masking bound: nothing a key without registry:pii sees may narrow a NIK, phone, email,
+# address or account number to fewer than 10,000 candidates (10**4: four digits kept hidden
+# beyond what the rest of the answer tells). The answer also shows the kecamatan, the sex and
+# the birth year (never the birth date), which fix NIK digits 1-6 and 11-12 and, with the sex,
+# the range of digits 7-8: what stays unknown is the day and month (~365) and the serial.
+HIDDEN_DIGITS = 4
+
+
 def mask_nik(nik: str) -> str:
-    """6471015001900001 -> 6471********0001 (region and serial stay readable)."""
-    return nik[:4] + "*" * 8 + nik[-4:]
+    """6471015001900001 -> **************01: the last two digits only (the day, month and
+    first two serial digits stay unknown: ~36,500 candidates with the kecamatan and birth year)."""
+    return "*" * (len(nik) - 2) + nik[-2:]
+
+
+def _reveal_tail(digits: str, at_most: int) -> int:
+    """How many trailing digits may show while HIDDEN_DIGITS stay hidden."""
+    return max(0, min(at_most, len(digits) - HIDDEN_DIGITS))
 
 
 def mask_phone(phone: str) -> str:
-    """+6281234567890 -> +62812****890."""
-    return phone[:6] + "****" + phone[-3:]
+    """+6281234567890 -> +62*********90: the country code and at most two last digits."""
+    national = phone[3:] if phone.startswith("+62") else phone
+    keep = _reveal_tail(national, 2)
+    return "+62" + "*" * (len(national) - keep) + (national[-keep:] if keep else "")
 
 
 def mask_email(email: str) -> str:
-    local, _, domain = email.partition("@")
-    return (local[:1] + "***@" + domain) if domain else "***"
+    """siti@example.org -> ***@***: the name is shown elsewhere, so even a first letter and the
+    domain would leave a handful of likely addresses."""
+    return "***@***" if "@" in email else "***"
 
 
 def mask_account(number: str) -> str:
-    return "*" * max(len(number) - 4, 4) + number[-4:]
+    """0012345678 -> ******5678: at most the last four digits, always four hidden."""
+    keep = _reveal_tail(number, 4)
+    return "*" * (len(number) - keep) + (number[-keep:] if keep else "")
 
 
 def mask_text(_value: str) -> str:

@@ -57,7 +57,7 @@ from registry.entrypoints.schemas import (
 )
 from sikader_shared.auth import require
 from sikader_shared.clock import utc
-from sikader_shared.errors import Invalid, NotFound, ServiceError
+from sikader_shared.errors import Forbidden, Invalid, NotFound, ServiceError
 from sikader_shared.http import execute_write, log_pii_read
 from sikader_shared.service import ServiceRuntime
 from sikader_shared.uow import Actor, UnitOfWork
@@ -327,7 +327,8 @@ def build_routers(cfg: RegistryConfig) -> list[APIRouter]:
         body: CadreCreate, request: Request, actor: Actor = Depends(require("registry:write"))
     ) -> JSONResponse:
         """Register a cadre. The NIK must agree with birth date and sex and be issued in the
-        configured region; a NIK already registered gives 409 with `existing_cadre_id`.
+        configured region; a NIK already registered gives 409 (with `existing_cadre_id` for a
+        `registry:pii` key only).
         Emits CadreRegistered, and CadreContactChanged / CadrePaymentDetailsChanged (encrypted,
         private topic) when contact or payment details are given."""
 
@@ -361,7 +362,10 @@ def build_routers(cfg: RegistryConfig) -> list[APIRouter]:
     async def search_cadres(
         body: CadreSearch, request: Request, actor: Actor = Depends(require("registry:read"))
     ) -> CadrePage:
-        """The same search, with an exact NIK allowed (looked up by its hash)."""
+        """The same search, with an exact NIK allowed (looked up by its hash) for a `registry:pii`
+        key only: without it, a match would confirm a guessed NIK (403)."""
+        if body.nik and not actor.has("registry:pii"):
+            raise Forbidden("searching by NIK needs the scope 'registry:pii' (a match would confirm a guessed NIK)")
         f = queries.CadreFilter(
             nik_hash(body.nik, cfg.nik_pepper) if body.nik else None,
             body.name,

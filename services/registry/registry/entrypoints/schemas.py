@@ -298,7 +298,8 @@ class CadreOut(BaseModel):
     nik: str
     name: str
     sex: str
-    birth_date: date
+    birth_date: date | None = Field(description="null without registry:pii (with the NIK it would rebuild it)")
+    birth_year: int
     phone: str | None
     email: str | None
     address: str | None
@@ -321,12 +322,13 @@ class CadreOut(BaseModel):
             "examples": [
                 {
                     "id": _CADRE_ID,
-                    "nik": "6471********0001",
+                    "nik": "**************01",
                     "name": "Siti Aminah",
                     "sex": "F",
-                    "birth_date": "1990-08-15",
-                    "phone": "+62812****890",
-                    "email": "s***@example.org",
+                    "birth_date": None,
+                    "birth_year": 1990,
+                    "phone": "+62*********90",
+                    "email": "***@***",
                     "address": "***",
                     "roles": ["posyandu_cadre", "pkk"],
                     "status": "active",
@@ -369,7 +371,8 @@ class CadreOut(BaseModel):
             nik=r.nik if unmasked else mask_nik(r.nik),
             name=r.name,
             sex=r.sex,
-            birth_date=r.birth_date,
+            birth_date=r.birth_date if unmasked else None,
+            birth_year=r.birth_date.year,
             phone=m(r.phone, mask_phone),
             email=m(r.email, mask_email),
             address=m(r.address, mask_text),
