@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -94,9 +95,9 @@ def test_one_broker_down_writes_and_events_go_on(cluster_stack: Stack) -> None:
         )
         assert status == 201, body
 
-        def published() -> bool:
+        def published() -> tuple[bool, Any]:
             _, ready = _get(stack.url("registry", "/health/ready"))
-            return isinstance(ready, dict) and ready.get("outbox_backlog") == 0
+            return isinstance(ready, dict) and ready.get("outbox_backlog") == 0, ready
 
         _eventually(published, "the registry's outbox published with one broker down", timeout=120)
         print(f"published with kafka-2 down after {time.monotonic() - start:.1f} s")
