@@ -48,6 +48,7 @@ from sikader_shared.inbox import EventConsumer, Handler, is_infrastructure_error
 from sikader_shared.kafka import admin_for, ensure_topics, faststream_security, producer_for
 from sikader_shared.logging import configure_logging, correlation_id_var
 from sikader_shared.metrics import ServiceMetrics
+from sikader_shared.nul_guard import NulGuard
 from sikader_shared.outbox import OutboxRelay
 from sikader_shared.ratelimit import RateLimiter
 from sikader_shared.settings import ServiceSettings
@@ -500,6 +501,7 @@ def create_service_app(definition: ServiceDefinition) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.add_middleware(NulGuard)
     _install_middleware(app, runtime)
     _install_platform_routes(app, runtime)
     for router in definition.routers:

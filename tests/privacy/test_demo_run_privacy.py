@@ -15,7 +15,7 @@ registration the database refuses after validation (a 500 whose traceback is log
 malformed events carrying a NIK, a phone and an email that the consumers dead-letter.
 
 Then every message of every topic on the broker (the contract topics, the DLQs, the auth
-and epoch topics, and whatever else the broker lists), headers and body, and every line of
+and epoch topics, and whatever else the broker lists but its own `__` topics), headers and body, and every line of
 every service's log and the catcher's log are searched for every NIK, phone, email, address,
 account number and account holder of the run (from the registry's own unmasked records,
 plus the earlier values), and the run's API keys, in their usual variants (tests/privacy/
@@ -378,7 +378,9 @@ async def read_everything(bootstrap: str) -> tuple[Records, dict[TopicPartition,
     """Every record of every topic the broker lists, from offset 0 to the high watermark of
     the fetch (the local broker's ListOffsets(latest) is wrong: see ../shared/notes/tansu.md).
     Returns the records by topic and the high watermark of each partition."""
-    names = sorted(await list_topics(bootstrap))
+    # Apache Kafka's own topics (__consumer_offsets: group names, topic names and offsets in a
+    # binary format) hold nothing of ours; scanned as text their bytes look like anything.
+    names = sorted(t for t in await list_topics(bootstrap) if not t.startswith("__"))
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50)
     await consumer.start()
     try:

@@ -8,9 +8,38 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 EVENT_MODELS: dict[str, type[Event]] = {}
+
+# What every consumer's database can store, checked when an event is read, so that a bad value
+# gets the same answer (a schema dead letter) on PostgreSQL and on SQLite (which stores a NUL
+# character or an over-long value that PostgreSQL refuses): no text holds a NUL character, a
+# name fits the projections' 200 characters, other text 2,000 (encrypted fields 10,000).
+NAME_FIELDS = frozenset({"name", "cadre_name", "holder_name", "posyandu_name"})
+NAME_MAX, TEXT_MAX, ENCRYPTED_MAX = 200, 2_000, 10_000
+
+
+def text_problems(value: Any, path: str = "") -> list[str]:
+    """Every string inside `value` (models, lists, dicts) with a NUL or beyond its length."""
+    if isinstance(value, str):
+        field = path.rsplit(".", 1)[-1].split("[", 1)[0]
+        limit = NAME_MAX if field in NAME_FIELDS else ENCRYPTED_MAX if field.endswith("_enc") else TEXT_MAX
+        problems = [f"{path}: contains a NUL character"] if "\x00" in value else []
+        if len(value) > limit:
+            problems.append(f"{path}: {len(value)} characters, at most {limit}")
+        return problems
+    if isinstance(value, BaseModel):
+        return [p for name in type(value).model_fields for p in text_problems(getattr(value, name), _join(path, name))]
+    if isinstance(value, list | tuple):
+        return [p for i, item in enumerate(value) for p in text_problems(item, f"{path}[{i}]")]
+    if isinstance(value, dict):
+        return [p for k, item in value.items() for p in text_problems(item, _join(path, str(k)))]
+    return []
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
 
 
 class Event(BaseModel):
@@ -23,6 +52,13 @@ class Event(BaseModel):
     version: ClassVar[int] = 1
     topic: ClassVar[str]
     aggregate_field: ClassVar[str]
+
+    @model_validator(mode="after")
+    def _storable_text(self) -> Event:
+        problems = text_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems[:5]))
+        return self
 
     @classmethod
     def ce_type(cls) -> str:
