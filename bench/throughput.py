@@ -43,10 +43,11 @@ from bench.common import (
 )
 from sikader_shared import topics
 from sikader_shared.envelope import encode_headers, new_envelope
-from sikader_shared.events import CadreCertified, PosyanduFacilityVerified
+from sikader_shared.events import PosyanduFacilityVerified
 from sikader_shared.events.base import Event
 from sikader_shared.kafka import ensure_topics
 from sikader_shared.testing.broker import TestBroker, start_apache_kafka, start_tansu
+from sikader_shared.testing.samples import cadre_certified
 from sikader_shared.testing.services import SubprocessService
 
 POSYANDU = 5000  # distinct Posyandu in the events
@@ -63,21 +64,7 @@ def make_events(n: int) -> list[Event]:
     for i in range(n):
         kel = f"64.71.0{i % 6 + 1}.10{i % 7 + 1:02d}"
         if i % 2 == 0:
-            out.append(
-                CadreCertified(
-                    cadre_id=str(uuid.UUID(int=i)),
-                    kelurahan_code=kel,
-                    kecamatan_code=kel[:8],
-                    certificate_id=str(uuid.UUID(int=10**9 + i)),
-                    certificate_number=f"SKD/6471/2026/PURWA/{i:06d}",
-                    level="Purwa",
-                    status="valid",
-                    expires_on=date(2029, 11, 1),
-                    cadre_name=f"Kader {i}",
-                    issued_on=date(2026, 11, 1),
-                    issuer="Dinas Kesehatan Kota Balikpapan",
-                )
-            )
+            out.append(cadre_certified(i))
         else:
             out.append(
                 PosyanduFacilityVerified(

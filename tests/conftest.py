@@ -65,19 +65,15 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 def broker(request: pytest.FixtureRequest) -> Iterator[TestBroker]:
     """An empty broker for this test: the session's Apache Kafka after a reset, or a fresh
     Tansu (subprocess or container, which start in about a second)."""
-    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or os.environ.get("SIKADER_TEST_SKIP_APACHE_KAFKA") == "1":
-        b = start_test_broker()
-        yield b
-        b.close()
+    own = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or os.environ.get("SIKADER_TEST_SKIP_APACHE_KAFKA") == "1"
+    shared: TestBroker | None = None if own else request.getfixturevalue("session_broker")
+    if shared is not None and shared.kafka is not None:
+        asyncio.run(shared.reset())
+        yield shared
         return
-    shared: TestBroker = request.getfixturevalue("session_broker")
-    if shared.kafka is None:  # Apache Kafka was not available: a broker per test, as before
-        b = start_test_broker()
-        yield b
-        b.close()
-        return
-    asyncio.run(shared.reset())
-    yield shared
+    b = start_test_broker()  # Tansu (or an external broker): one per test, as before
+    yield b
+    b.close()
 
 
 @pytest.fixture

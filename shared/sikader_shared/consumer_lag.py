@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from sikader_shared.kafka import admin_for, security_kwargs
 from sikader_shared.settings import ServiceSettings
@@ -40,6 +41,7 @@ class LagMonitor:
     partitions: dict[tuple[str, int], PartitionLag] = field(default_factory=dict)
     checked_at: float | None = None
     _consumer: AIOKafkaConsumer | None = None
+    _admin: AIOKafkaAdminClient | None = None
 
     async def check(self) -> None:
         """One measurement. Raises on a broker error (the caller logs and tries again later)."""
@@ -53,12 +55,7 @@ class LagMonitor:
         if not tps:
             return
         ends = await consumer.end_offsets(tps)
-        admin = admin_for(self.settings.kafka_bootstrap_servers, f"sikader-{self.group_id}-lag", self.settings)
-        await admin.start()
-        try:
-            committed = await admin.list_consumer_group_offsets(self.group_id, partitions=tps)
-        finally:
-            await admin.close()
+        committed = await (await self._admin_client()).list_consumer_group_offsets(self.group_id, partitions=tps)
         now = self.clock()
         seen = set()
         for tp in tps:
@@ -87,11 +84,22 @@ class LagMonitor:
             self._consumer = consumer
         return self._consumer
 
+    async def _admin_client(self) -> AIOKafkaAdminClient:
+        if self._admin is None:
+            admin = admin_for(self.settings.kafka_bootstrap_servers, f"sikader-{self.group_id}-lag", self.settings)
+            await admin.start()
+            self._admin = admin
+        return self._admin
+
     async def close(self) -> None:
         consumer, self._consumer = self._consumer, None
-        if consumer is not None:
-            with contextlib.suppress(Exception):
+        admin, self._admin = self._admin, None
+        with contextlib.suppress(Exception):
+            if consumer is not None:
                 await consumer.stop()
+        with contextlib.suppress(Exception):
+            if admin is not None:
+                await admin.close()
 
     def stalled(self) -> list[dict[str, Any]]:
         now = self.clock()

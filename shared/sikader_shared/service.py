@@ -239,25 +239,12 @@ class ServiceRuntime:
         self.metrics.broker_up.set(1)
         cluster_id = str(cluster.get("cluster_id", ""))
         stored = await self._state("kafka_cluster_id")
-        if epoch not in names and stored is not None and stored == cluster_id:
-            # Healing re-publishes everything: a marker that looks missing on a cluster we know
-            # is looked for again (a broker's metadata can lag a moment behind a topic change).
-            await asyncio.sleep(0.5)
-            names = await self._topic_names()
         if epoch not in names or (stored is not None and stored != cluster_id):
             await self.heal(cluster_id, reason="epoch topic missing" if epoch not in names else "cluster id changed")
         self.broker_state.update(
             status="up", error=None, cluster_id=cluster_id, checked_at=self.clock.now().isoformat()
         )
         self.broker_healthy.set()
-
-    async def _topic_names(self) -> set[str]:
-        admin = admin_for(self.settings.kafka_bootstrap_servers, f"sikader-{self.name}-watch", self.settings)
-        await asyncio.wait_for(admin.start(), 5)
-        try:
-            return set(await asyncio.wait_for(admin.list_topics(), 5))
-        finally:
-            await admin.close()
 
     async def heal(self, cluster_id: str, reason: str) -> None:
         """The broker lost its data (or this is a new broker): re-create the topics, rebuild

@@ -52,7 +52,7 @@ import pytest
 from registry.domain.wilayah import load_wilayah
 from sikader_shared import topics
 from sikader_shared.clock import WITA
-from sikader_shared.local_kafka import KafkaUnavailable, LocalKafka
+from sikader_shared.local_kafka import KafkaNode, KafkaUnavailable, LocalKafka
 from sikader_shared.testing.broker import TestBroker, free_port, start_test_broker, wait_kafka_ready
 from sikader_shared.testing.kafka import headers_of, read_topic
 from sikader_shared.testing.services import SubprocessService
@@ -477,55 +477,51 @@ class Harness:
             "failed_attempts_during_outage": self.runner.attempts_in(t_fault, t_back, "failed"),
         }
 
+    async def _broker_down(
+        self,
+        node: KafkaNode,
+        sig: int,
+        down_s: float,
+        fault: str,
+        meanwhile: Callable[[], Awaitable[dict[str, Any]]] | None = None,
+    ) -> dict[str, Any]:
+        """Stop one broker with `sig`, start it again `down_s` later, then the figures; no
+        HTTP write may fail meanwhile. `meanwhile` runs while it is down (its figures added)."""
+        t_fault = now()
+        await asyncio.to_thread(self.cluster.stop_node, node, sig)
+        extra = await meanwhile() if meanwhile is not None else {}
+        await asyncio.sleep(max(0.0, down_s - (now() - t_fault)))
+        t_back = now()
+        await asyncio.to_thread(self.cluster.start_node, node)
+        figures = {**await self._broker_fault_figures(fault, node.node_id, t_fault, t_back), **extra}
+        assert figures["failed_attempts_during_outage"] == 0, figures
+        return figures
+
     async def leader_kill(self, topic: str) -> dict[str, Any]:
         partition = await self._busiest_partition(topic)
         node = self.cluster.node(await self._leader_of(topic, partition))
-        t_kill = now()
-        await asyncio.to_thread(self.cluster.stop_node, node, signal.SIGKILL)
-        await asyncio.sleep(LEADER_DOWN_S)
-        t_back = now()
-        await asyncio.to_thread(self.cluster.start_node, node)
-        figures = await self._broker_fault_figures(
-            f"SIGKILL of broker {node.node_id}, leader of {topic}[{partition}] (the busiest), restarted after "
-            f"{LEADER_DOWN_S:.0f} s",
-            node.node_id, t_kill, t_back,
-        )  # fmt: skip
+        fault = (f"SIGKILL of broker {node.node_id}, leader of {topic}[{partition}] (the busiest), restarted after "
+                 f"{LEADER_DOWN_S:.0f} s")  # fmt: skip
+        figures = await self._broker_down(node, signal.SIGKILL, LEADER_DOWN_S, fault)
         figures["new_leader"] = await self._leader_of(topic, partition)
-        assert figures["failed_attempts_during_outage"] == 0, figures
         return figures
 
     async def node_stop(self, node_id: str) -> dict[str, Any]:
         node = self.cluster.node(int(node_id))
-        t_stop = now()
-        await asyncio.to_thread(self.cluster.stop_node, node, signal.SIGTERM)
-        await asyncio.sleep(max(0.0, NODE_DOWN_S - (now() - t_stop)))
-        t_back = now()
-        await asyncio.to_thread(self.cluster.start_node, node)
-        figures = await self._broker_fault_figures(
-            f"broker {node.node_id} stopped (SIGTERM) for {NODE_DOWN_S:.0f} s and started again",
-            node.node_id, t_stop, t_back,
-        )  # fmt: skip
-        assert figures["failed_attempts_during_outage"] == 0, figures
-        return figures
+        fault = f"broker {node.node_id} stopped (SIGTERM) for {NODE_DOWN_S:.0f} s and started again"
+        return await self._broker_down(node, signal.SIGTERM, NODE_DOWN_S, fault)
 
     async def controller_kill(self) -> dict[str, Any]:
         node = await asyncio.to_thread(self.cluster.active_controller)
         t_kill = now()
-        await asyncio.to_thread(self.cluster.stop_node, node, signal.SIGKILL)
-        new_controller = await asyncio.to_thread(self.cluster.active_controller)
-        t_elected = now()
-        await asyncio.sleep(max(0.0, LEADER_DOWN_S - (now() - t_kill)))
-        t_back = now()
-        await asyncio.to_thread(self.cluster.start_node, node)
-        figures = await self._broker_fault_figures(
-            f"SIGKILL of the active controller (broker {node.node_id}), restarted after {LEADER_DOWN_S:.0f} s",
-            node.node_id, t_kill, t_back,
-        )  # fmt: skip
-        figures["new_controller"] = new_controller.node_id
-        figures["new_controller_seen_after_s"] = round(t_elected - t_kill, 2)
-        assert new_controller.node_id != node.node_id, figures
-        assert figures["failed_attempts_during_outage"] == 0, figures
-        return figures
+
+        async def new_controller() -> dict[str, Any]:
+            elected = await asyncio.to_thread(self.cluster.active_controller)
+            assert elected.node_id != node.node_id, elected
+            return {"new_controller": elected.node_id, "new_controller_seen_after_s": round(now() - t_kill, 2)}
+
+        fault = f"SIGKILL of the active controller (broker {node.node_id}), restarted after {LEADER_DOWN_S:.0f} s"
+        return await self._broker_down(node, signal.SIGKILL, LEADER_DOWN_S, fault, new_controller)
 
     async def receiver_outage(self) -> dict[str, Any]:
         t_down = now()

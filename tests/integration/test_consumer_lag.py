@@ -7,32 +7,19 @@ consumer's batch (an infrastructure error: the batch is re-read, never dead-lett
 from __future__ import annotations
 
 import re
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from sikader_shared import topics
-from sikader_shared.events import CadreRegistered
 from sikader_shared.testing.checks import eventually
 from sikader_shared.testing.kafka import as_message, envelope_for, publish_raw
+from sikader_shared.testing.samples import cadre_registered
 from tests.conftest import settings_for
 from tests.support.probe import ProbeSettings
 from tests.support.probe import definition as probe_definition
 
 pytestmark = pytest.mark.integration
-
-
-def registered(i: int) -> CadreRegistered:
-    return CadreRegistered(
-        cadre_id=str(uuid.uuid4()),
-        kelurahan_code="64.71.01.1001",
-        kecamatan_code="64.71.01",
-        name=f"Kader Lag {i}",
-        status="active",
-        registered_at=datetime.now(UTC),
-    )
 
 
 async def ready_body(probe: Any) -> tuple[int, dict[str, Any], str]:
@@ -62,7 +49,7 @@ async def test_a_consumer_that_cannot_advance_shows_its_lag_and_is_reported_stal
         raise OSError("injected: the database is away")
 
     consumer.process = database_away  # type: ignore[method-assign]
-    events = [registered(i) for i in range(5)]
+    events = [cadre_registered(i) for i in range(5)]
     await publish_raw(
         broker.bootstrap, topics.CADRE, [(b"k", *as_message(e, envelope_for(e, "registry"))[1:]) for e in events]
     )

@@ -8,7 +8,7 @@ import asyncio
 import json
 import time
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +26,11 @@ from registry.settings import RegistrySettings
 from sikader_shared import topics
 from sikader_shared.auth import issue_key, revoke_key
 from sikader_shared.db import ApiKeyRecord, AuditRecord, InboxRecord
-from sikader_shared.events import CadreDeactivated, CadreRegistered
+from sikader_shared.events import CadreDeactivated
 from sikader_shared.service import ServiceRuntime
 from sikader_shared.testing.checks import eventually
 from sikader_shared.testing.kafka import as_message, envelope_for, headers_of, publish_raw, wait_for
+from sikader_shared.testing.samples import cadre_registered
 from sikader_shared.uow import Actor
 from tests.conftest import settings_for, subprocess_env
 from tests.support.probe import ProbeSettings
@@ -38,17 +39,6 @@ from tests.support.probe import definition as probe_definition
 pytestmark = pytest.mark.integration
 
 ADMIN = Actor(client_id="test-admin", scopes=frozenset({"admin"}))
-
-
-def cadre_registered(i: int = 0) -> CadreRegistered:
-    return CadreRegistered(
-        cadre_id=str(uuid.uuid4()),
-        kelurahan_code="64.71.01.1001",
-        kecamatan_code="64.71.01",
-        name=f"Kader Uji {i}",
-        status="active",
-        registered_at=datetime.now(UTC),
-    )
 
 
 async def count(runtime: ServiceRuntime, stmt: Any) -> int:

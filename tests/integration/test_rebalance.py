@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,32 +17,15 @@ from sqlalchemy import func, select
 from incentives.adapters.tables import CertificateRow
 from sikader_shared import topics
 from sikader_shared.db import InboxRecord, make_engine
-from sikader_shared.events import CadreCertified
 from sikader_shared.testing.checks import eventually
 from sikader_shared.testing.kafka import as_message, envelope_for, publish_raw
+from sikader_shared.testing.samples import cadre_certified
 from tests.conftest import subprocess_env
 
 pytestmark = pytest.mark.integration
 
 N = 6000
 GROUP = "sikader-incentives"
-
-
-def certified(i: int) -> CadreCertified:
-    kel = f"64.71.0{i % 6 + 1}.10{i % 7 + 1:02d}"
-    return CadreCertified(
-        cadre_id=str(uuid.UUID(int=7 * 10**9 + i)),
-        kelurahan_code=kel,
-        kecamatan_code=kel[:8],
-        certificate_id=str(uuid.UUID(int=8 * 10**9 + i)),
-        certificate_number=f"SKD/6471/2026/PURWA/{i:06d}",
-        level="Purwa",
-        status="valid",
-        expires_on=date(2029, 11, 1),
-        cadre_name=f"Kader {i}",
-        issued_on=date(2026, 11, 1),
-        issuer="Dinas Kesehatan Kota Balikpapan",
-    )
 
 
 async def group_members(bootstrap: str) -> list[dict[str, Any]]:
@@ -73,7 +54,7 @@ async def test_the_survivor_takes_over_after_a_sigkill_mid_batch(
 
     await eventually(both_joined, timeout=30)
 
-    events = [certified(i) for i in range(N)]
+    events = [cadre_certified(i, id_base=7 * 10**9) for i in range(N)]
     await publish_raw(broker.bootstrap, topics.CERTIFICATION, [as_message(e, envelope_for(e)) for e in events])
 
     engine = make_engine(url)

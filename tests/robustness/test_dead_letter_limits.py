@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +35,11 @@ from sqlmodel import col, select
 
 from sikader_shared import topics
 from sikader_shared.db import AuditRecord, DlqRecord
-from sikader_shared.events import CadreDeactivated, CadreRegistered
+from sikader_shared.events import CadreDeactivated
 from sikader_shared.service import ServiceRuntime
 from sikader_shared.testing.checks import eventually
 from sikader_shared.testing.kafka import as_message, envelope_for, headers_of, read_topic
+from sikader_shared.testing.samples import cadre_registered
 from tests.conftest import settings_for, subprocess_env
 from tests.support.probe import ProbeSettings
 from tests.support.probe import definition as probe_definition
@@ -49,17 +50,6 @@ KEY = b"one-partition"  # every message on one partition: one batch, one committ
 DLQ = topics.dlq_topic("probe")
 GROUP = "sikader-probe"
 DLQ_LIMIT = 1_000_000  # ServiceSettings.dlq_max_message_bytes
-
-
-def registered(i: int) -> CadreRegistered:
-    return CadreRegistered(
-        cadre_id=str(uuid.uuid4()),
-        kelurahan_code="64.71.01.1001",
-        kecamatan_code="64.71.01",
-        name=f"Kader Batas {i}",
-        status="active",
-        registered_at=datetime.now(UTC),
-    )
 
 
 def message(event: Any) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
@@ -113,14 +103,14 @@ async def applied(runtime: ServiceRuntime, cadre_ids: list[str]) -> int:
 
 
 def bad_messages(template: list[tuple[str, bytes]]) -> dict[str, tuple[bytes, bytes, list[tuple[str, bytes]]]]:
-    good = registered(-1)
+    good = cadre_registered(-1)
     _, body, headers = message(good)
     failing = CadreDeactivated(
         cadre_id=str(uuid.uuid4()), kelurahan_code="64.71.01.1001", kecamatan_code="64.71.01",
         reason="boom", effective_on=date(2026, 11, 1),
     )  # fmt: skip
-    repeat_first = registered(-2)
-    _, other_body, _ = message(registered(-3))
+    repeat_first = cadre_registered(-2)
+    _, other_body, _ = message(cadre_registered(-3))
     _, first_body, first_headers = message(repeat_first)
     return {
         "not JSON": (KEY, b"\x00not json{", fresh(headers)),
@@ -141,7 +131,7 @@ async def test_one_batch_of_bad_large_and_good_messages_moves_on_within_seconds(
     broker: Any, databases: Any, run_service: Any
 ) -> None:
     probe = await run_service(probe_definition(settings_for(ProbeSettings, broker, databases("probe"))))
-    goods = [registered(i) for i in range(20)]
+    goods = [cadre_registered(i) for i in range(20)]
     bads = bad_messages(message(goods[0])[2])
     first_copy = bads.pop("_first copy")
     batch = [message(goods[0]), first_copy]
@@ -207,7 +197,7 @@ async def test_a_dlq_topic_that_refuses_everything_never_stops_the_partition(
     url = databases("probe")
     settings = settings_for(ProbeSettings, broker, url)
     probe = await run_service(probe_definition(settings))
-    goods = [registered(i) for i in range(6)]
+    goods = [cadre_registered(i) for i in range(6)]
     bads = [(KEY, b"not json at all", fresh(message(goods[0])[2])) for _ in range(3)]
     batch = [message(goods[0]), bads[0], message(goods[1]), bads[1], bads[2], *(message(g) for g in goods[2:])]
     await publish(broker.bootstrap, batch)

@@ -317,17 +317,13 @@ async def _decide_and_announce(
     return len(upserts)
 
 
-def live_outcome(d: Decision) -> tuple[bool, int]:
-    return (d.eligible, d.amount if d.eligible else 0)
-
-
 async def _differs_from_calculation(
     session: AsyncSession, period: Period, decisions: list[Decision], policy: Policy
 ) -> bool:
     """A live decision (no budget rule) against the period's stored calculation: another set of
     cadres, another eligibility or another amount before the budget rule."""
     stored = await store.calculated_outcomes(session, str(period), [d.cadre_id for d in decisions], policy)
-    return any(stored.get(d.cadre_id) != live_outcome(d) for d in decisions)
+    return any(stored.get(d.cadre_id) != d.before_budget(policy) for d in decisions)
 
 
 def event_reasons(d: Decision, period: Period, policy: Policy, *, budget_applied: bool) -> list[ev.EligibilityReason]:
@@ -919,13 +915,7 @@ def _calculation_view(stored: Decision | None, live: Decision, row: PeriodRow, p
             "needs_recalculation": True,
             "decision_hash": row.decision_hash,
         }
-    if stored.eligible:
-        before_budget = (True, stored.amount)
-    elif stored.failed("budget"):  # stored with 0: before the rule, the policy's amount
-        before_budget = (True, policy.amount_for(stored.level))
-    else:
-        before_budget = (False, 0)
-    matches = before_budget == live_outcome(live)
+    matches = stored.before_budget(policy) == live.before_budget(policy)
     return {
         "included": True,
         "eligible": stored.eligible,

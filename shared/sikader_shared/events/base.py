@@ -38,6 +38,25 @@ def text_problems(value: Any, path: str = "") -> list[str]:
     return []
 
 
+def _suspect(values: Any) -> bool:
+    """A quick look (every event read passes here): any text with a NUL or longer than the
+    shortest limit? Only then does `text_problems` name the fields."""
+    for v in values:
+        kind = type(v)
+        if kind is str:
+            if len(v) > NAME_MAX or "\x00" in v:
+                return True
+        elif kind is list or kind is tuple:
+            if _suspect(v):
+                return True
+        elif kind is dict:
+            if _suspect(v.values()):
+                return True
+        elif isinstance(v, BaseModel) and _suspect(v.__dict__.values()):
+            return True
+    return False
+
+
 def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
@@ -55,7 +74,7 @@ class Event(BaseModel):
 
     @model_validator(mode="after")
     def _storable_text(self) -> Event:
-        problems = text_problems(self)
+        problems = text_problems(self) if _suspect(self.__dict__.values()) else []
         if problems:
             raise ValueError("; ".join(problems[:5]))
         return self

@@ -266,7 +266,8 @@ async def empty_broker(bootstrap: str, timeout: float = 15.0) -> None:
         await admin.close()
 
 
-def _start_apache_kafka(fast_start: bool) -> TestBroker:
+def start_apache_kafka(fast_start: bool = True) -> TestBroker:
+    """Apache Kafka from its jars; `fast_start`: JVM flags that cut start-up CPU (tests only)."""
     kafka = LocalKafka(Path(tempfile.mkdtemp(prefix="sikader-kafka-")), fast_start=fast_start)
     started = time.monotonic()
     try:
@@ -299,10 +300,6 @@ def start_tansu() -> TestBroker:
     return broker
 
 
-def start_apache_kafka(fast_start: bool = True) -> TestBroker:
-    return _start_apache_kafka(fast_start)
-
-
 def start_test_broker(fast_start: bool = True) -> TestBroker:
     """`fast_start`: JVM flags that cut Apache Kafka's start-up CPU (tests); benchmarks pass False."""
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
@@ -311,7 +308,7 @@ def start_test_broker(fast_start: bool = True) -> TestBroker:
         return TestBroker(external, "external")
     if os.environ.get("SIKADER_TEST_SKIP_APACHE_KAFKA") != "1":
         try:
-            return _start_apache_kafka(fast_start)
+            return start_apache_kafka(fast_start)
         except (KafkaUnavailable, BrokerUnavailable) as exc:
             if os.environ.get("SIKADER_TEST_REQUIRE_APACHE_KAFKA") == "1":
                 raise BrokerUnavailable(f"SIKADER_TEST_REQUIRE_APACHE_KAFKA=1 but Apache Kafka failed: {exc}") from exc

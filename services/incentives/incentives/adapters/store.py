@@ -29,7 +29,7 @@ from incentives.adapters.tables import (
 from incentives.domain.facts import CadreFacts, CertificateFacts, PaymentDetails, PosyanduFacts
 from incentives.domain.periods import PeriodState
 from incentives.domain.policy import Policy
-from incentives.domain.rules import BUDGET_BIT, Decision
+from incentives.domain.rules import Decision, outcome_before_budget
 from sikader_shared.clock import utc
 from sikader_shared.uow import bulk_insert, driver_connection, pg_array_type
 
@@ -126,26 +126,19 @@ async def calculated_outcomes(
     session: AsyncSession, period: str, cadre_ids: Iterable[str], policy: Policy
 ) -> dict[str, tuple[bool, int]]:
     """(eligible, amount) before the budget rule of each cadre's stored decision for `period`:
-    what a live decision (which never applies the budget) is compared with. A decision the
-    budget rule failed is stored with 0: its amount before the rule is the policy's."""
+    what a live decision (which never applies the budget) is compared with."""
     t = DecisionRow.__table__  # type: ignore[attr-defined]
-    wanted = sorted(set(cadre_ids))
     out: dict[str, tuple[bool, int]] = {}
-    for part in chunks(wanted, CHUNK):
+    for part in chunks(sorted(set(cadre_ids)), CHUNK):
         rows = await session.execute(
-            sa_select(t.c.cadre_id, t.c.eligible, t.c.amount, t.c.failed_mask, t.c.level).where(
+            sa_select(t.c.cadre_id, t.c.eligible, t.c.failed_mask, t.c.amount, t.c.level).where(
                 t.c.period == period, t.c.cadre_id.in_(part)
             )
         )
         for r in rows.all():
-            # the budget rule only ever fails a cadre who passed every other rule
-            budget_failed = bool(int(r.failed_mask) & BUDGET_BIT)
-            if r.eligible:
-                out[str(r.cadre_id)] = (True, int(r.amount))
-            elif budget_failed:
-                out[str(r.cadre_id)] = (True, policy.amount_for(r.level))
-            else:
-                out[str(r.cadre_id)] = (False, 0)
+            out[str(r.cadre_id)] = outcome_before_budget(
+                bool(r.eligible), int(r.failed_mask), int(r.amount), r.level, policy
+            )
     return out
 
 

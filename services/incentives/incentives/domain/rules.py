@@ -73,6 +73,22 @@ class Decision:
     def level_used(self) -> str | None:
         return None if self.failed("certificate_valid") else self.level
 
+    def before_budget(self, policy: Policy) -> tuple[bool, int]:
+        return outcome_before_budget(self.eligible, self.failed_mask, self.amount, self.level, policy)
+
+
+def outcome_before_budget(
+    eligible: bool, failed_mask: int, amount: int, level: str | None, policy: Policy
+) -> tuple[bool, int]:
+    """(eligible, amount) with the budget rule left out: what a live decision says, and what a
+    calculated one is compared with. The budget rule only ever fails a cadre who passed every
+    other rule, and such a decision is stored with 0: its amount before the rule is the policy's."""
+    if eligible:
+        return True, amount
+    if failed_mask & BUDGET_BIT:
+        return True, policy.amount_for(level)
+    return False, 0
+
 
 # --------------------------------------------------------------------------- single facts
 
