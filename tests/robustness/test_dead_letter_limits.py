@@ -215,6 +215,9 @@ async def test_a_dlq_topic_that_refuses_everything_never_stops_the_partition(
         ready = await client.get("/health/ready")
     assert ready.status_code == 200
     assert "sikader_dlq_kept_unpublished 3.0" in metrics
+    # counters, not gauges (issue 14 item 8): a scrape sees them only grow
+    assert "# TYPE sikader_dlq_messages_total counter" in metrics and "sikader_dlq_messages_total 3.0" in metrics
+    assert "# TYPE sikader_outbox_published_total counter" in metrics
 
     env = subprocess_env("probe", broker, url, tmp_path)
     listed = await asyncio.to_thread(cli, env, "dlq", "list")
