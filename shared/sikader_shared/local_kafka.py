@@ -112,8 +112,13 @@ def classpath(version: str | None = None, fetch: bool = True) -> str:
 
 
 def new_cluster_id() -> str:
-    """What `kafka-storage.sh random-uuid` prints: 16 random bytes, urlsafe base64, no padding."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """What `kafka-storage.sh random-uuid` prints: 16 random bytes, urlsafe base64, no padding,
+    and (as Kafka's Uuid.randomUuid) never starting with '-', which the tools' argument parser
+    would take for an option (1 start in 64 failed before)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def free_port() -> int:
@@ -250,7 +255,7 @@ class LocalKafka:
             out = subprocess.run(
                 [
                     *self._jvm(["-Xmx256m"]), "kafka.tools.StorageTool", "format",
-                    "-t", self.cluster_id, "-c", str(node.properties_file), "--ignore-formatted",
+                    f"--cluster-id={self.cluster_id}", "-c", str(node.properties_file), "--ignore-formatted",
                 ],
                 capture_output=True, text=True, timeout=120,
             )  # fmt: skip

@@ -178,3 +178,12 @@ def test_partitioner_agrees_with_kafkas_default_partitioner() -> None:
         assert partition_for(key, partitions, partitions) == reference(key, partitions, partitions)
         assert partition_for(key, list(range(12)), []) == reference(key, list(range(12)), [])
     assert partition_for(None, partitions, [4]) == 4  # no key: any available partition
+
+
+def test_a_new_kafka_cluster_id_is_never_taken_for_an_option() -> None:
+    """A cluster id starting with '-' made the storage tool's `format -t <id>` fail (1 in 64)."""
+    from sikader_shared.local_kafka import new_cluster_id
+
+    ids = [new_cluster_id() for _ in range(5000)]
+    assert all(len(i) == 22 and not i.startswith("-") for i in ids)
+    assert len(set(ids)) == len(ids)
