@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SERVICES := registry certification incentives notifications
 PKG_FILES := shared/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml) requirements-dev.txt
 
-.PHONY: install postgres kafka-jars run walkthrough test test-unit test-integration test-compose test-compose-cluster test-faults lint schemas bench bench-smoke clean help
+.PHONY: install postgres kafka-jars run walkthrough test test-unit test-handlers test-integration test-compose test-compose-cluster test-faults lint schemas bench bench-smoke clean help
 
 help:
 	@echo "make run    - the whole system locally (broker, 4 services, demo data); Ctrl-C stops it"
@@ -50,6 +50,10 @@ test: $(STAMP)
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not integration"
+
+# Handlers on their databases, no broker, no HTTP: the fast tier (under 60 s).
+test-handlers: $(STAMP)
+	$(BIN)/python -m pytest -q -m handlers tests/handlers
 
 test-integration: $(STAMP)
 	$(BIN)/python -m pytest -q -m integration

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import os
 import struct
 import time
@@ -13,6 +14,10 @@ from collections.abc import Sequence
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from sikader_shared.errors import Unavailable
+
+log = logging.getLogger(__name__)
 
 
 class FieldCipherError(ValueError):
@@ -69,8 +74,7 @@ class FieldCipher:
         for r in range(rounds):
             active = [n for n, p in enumerate(padded) if len(p) > 16 * r]
             mixed = b"".join(
-                (int.from_bytes(padded[n][16 * r : 16 * r + 16], "big") ^ chain[n]).to_bytes(16, "big")
-                for n in active
+                (int.from_bytes(padded[n][16 * r : 16 * r + 16], "big") ^ chain[n]).to_bytes(16, "big") for n in active
             )
             encrypted = block.update(mixed)
             for k, n in enumerate(active):
@@ -105,3 +109,31 @@ def derive_dev_key(secret: str, purpose: str) -> str:
     """For `make run` only: a stable development key derived from a local secret."""
     digest = hashlib.sha256(f"{purpose}:{secret}".encode()).digest()
     return base64.urlsafe_b64encode(digest).decode("ascii")
+
+
+def load_cipher(purpose: str, key: str) -> FieldCipher | None:
+    """The field cipher of a purpose (`contact`, `payment`), loaded once when the service is
+    wired. The one policy for keys: a key that is set but is not a Fernet key stops the
+    service at start (FieldCipherError), so a typo never meets data; a missing key lets the
+    service run (warned here), and whatever needs it is refused: `require_cipher`."""
+    if not key:
+        log.warning("field key not configured", extra={"purpose": purpose, "setting": key_setting(purpose)})
+        return None
+    try:
+        return FieldCipher(key)
+    except FieldCipherError as exc:
+        raise FieldCipherError(f"{key_setting(purpose)} is not a Fernet key (urlsafe base64, 32 bytes)") from exc
+
+
+def require_cipher(cipher: FieldCipher | None, purpose: str) -> FieldCipher:
+    """The cipher, or 503 naming the missing setting (a consumer's handler fails the same way)."""
+    if cipher is None:
+        raise Unavailable(
+            f"the {purpose} encryption key is not configured ({key_setting(purpose)}): "
+            f"{purpose} details cannot be stored or read"
+        )
+    return cipher
+
+
+def key_setting(purpose: str) -> str:
+    return f"SIKADER_{purpose.upper()}_KEY"

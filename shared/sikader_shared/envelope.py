@@ -4,7 +4,7 @@ JSON body, the aggregate id as the message key."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -63,18 +63,58 @@ def new_envelope(
     correlation_id: str | None = None,
     causation_id: str | None = None,
 ) -> Envelope:
-    event_id = str(uuid.uuid4())
-    return Envelope(
-        id=event_id,
-        source=f"sikader/{service}",
-        type=ce_type,
+    return new_envelopes(
+        service=service,
+        items=[(ce_type, subject)],
         time=time,
-        subject=subject,
-        actor=actor or SYSTEM_ACTOR,
+        actor=actor,
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+    )[0][0]
+
+
+def new_envelopes(
+    *,
+    service: str,
+    items: Sequence[tuple[str, str]],
+    time: datetime,
+    actor: str | None,
+    correlation_id: str | None = None,
+    causation_id: str | None = None,
+) -> list[tuple[Envelope, dict[str, str]]]:
+    """Envelopes and their headers for events (ce_type, subject) raised together: one time,
+    actor and cause. The common headers are formatted once (an import raises ~250,000)."""
+    source, actor = f"sikader/{service}", actor or SYSTEM_ACTOR
+    base: dict[str, str] | None = None
+    out = []
+    for ce_type, subject in items:
+        event_id = str(uuid.uuid4())
         # A chain starts with its own id as correlation; a first event has no cause but itself.
-        correlation_id=correlation_id or event_id,
-        causation_id=causation_id or correlation_id or event_id,
-    )
+        correlation = correlation_id or event_id
+        causation = causation_id or correlation
+        env = object.__new__(Envelope)  # (a frozen dataclass's __init__ costs more than the rest)
+        env.__dict__.update(
+            id=event_id,
+            source=source,
+            type=ce_type,
+            time=time,
+            subject=subject,
+            actor=actor,
+            correlation_id=correlation,
+            causation_id=causation,
+        )
+        if base is None:
+            base = env.headers()
+        headers = {
+            **base,
+            "ce_id": event_id,
+            "ce_type": ce_type,
+            "ce_subject": subject,
+            "ce_correlationid": correlation,
+            "ce_causationid": causation,
+        }
+        out.append((env, headers))
+    return out
 
 
 class EnvelopeError(ValueError):

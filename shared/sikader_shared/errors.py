@@ -40,3 +40,8 @@ class Invalid(ServiceError):
 class Forbidden(ServiceError):
     status_code = 403
     code = "forbidden"
+
+
+class Unavailable(ServiceError):
+    status_code = 503
+    code = "unavailable"

@@ -25,11 +25,12 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlmodel import col, select
 
+from sikader_shared.bulk import bulk_insert_columns
 from sikader_shared.db import DlqRecord, InboxRecord
 from sikader_shared.envelope import Envelope, EnvelopeError, headers_to_dict, parse_envelope
 from sikader_shared.events.base import EVENT_MODELS, Event
 from sikader_shared.logging import correlation_id_var, event_id_var
-from sikader_shared.uow import SYSTEM, Actor, UnitOfWork, bulk_insert_columns
+from sikader_shared.uow import SYSTEM, Actor, UnitOfWork
 
 log = logging.getLogger(__name__)
 

@@ -20,14 +20,13 @@ from typing import Any
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import col
@@ -36,12 +35,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sikader_shared import topics as topic_catalogue
 from sikader_shared.aio import sleep_or_stop, wait_any
 from sikader_shared.api_errors import HTTP_ERROR_CODES, data_error_reason, document_errors
-from sikader_shared.auth import AUTH_HANDLERS, KeyVerifier, document_scopes, require
-from sikader_shared.clock import Clock, SystemClock, utc
+from sikader_shared.auth import AUTH_HANDLERS, KeyVerifier, document_scopes
+from sikader_shared.clock import Clock, SystemClock
 from sikader_shared.consumer_lag import LagMonitor
-from sikader_shared.db import AuditRecord, DlqRecord, PiiReadRecord, ServiceStateRecord, make_engine, session_factory
+from sikader_shared.db import DlqRecord, ServiceStateRecord, make_engine, session_factory
 from sikader_shared.dead_letters import DeadLetterPublisher
-from sikader_shared.docs import asyncapi_html, swagger_html
 from sikader_shared.errors import ServiceError
 from sikader_shared.events.base import Event
 from sikader_shared.inbox import EventConsumer, Handler, is_infrastructure_error
@@ -66,6 +64,9 @@ class ServiceDefinition:
     description: str
     settings: ServiceSettings
     service_dir: Path  # holds alembic.ini and migrations/
+    # What the service loaded from its settings (reference data, ciphers, rules), once: routes
+    # read it through `deps.get_config`, jobs through `runtime.config`.
+    config: Any = None
     routers: Sequence[APIRouter] = ()
     event_handlers: dict[type[Event], Handler] = field(default_factory=dict)
     background_jobs: Sequence[BackgroundJob] = ()
@@ -78,6 +79,7 @@ class ServiceRuntime:
         self.definition = definition
         self.name = definition.name
         self.settings = definition.settings
+        self.config = definition.config
         self.clock = definition.clock
         self.database_url = self.settings.effective_database_url()
         self.engine = make_engine(self.database_url)
@@ -490,7 +492,7 @@ def create_service_app(definition: ServiceDefinition) -> FastAPI:
     app.state.runtime = runtime
     app.add_middleware(NulGuard)
     _install_middleware(app, runtime)
-    _install_platform_routes(app, runtime)
+    _install_platform_routes(app)
     for router in definition.routers:
         app.include_router(router)
     build_openapi = app.openapi
@@ -573,6 +575,15 @@ def _install_middleware(app: FastAPI, runtime: ServiceRuntime) -> None:
         return _unavailable(request, exc)  # e.g. the database refuses connections while it restarts
 
 
+def _install_platform_routes(app: FastAPI) -> None:
+    import swagger_ui_bundle
+
+    from sikader_shared.platform_routes import router  # (it depends on this module)
+
+    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
+    app.include_router(router)
+
+
 def _unavailable(request: Request, exc: BaseException) -> JSONResponse:
     """The database is away for a moment (restarting, unreachable): 503 with when to retry,
     not a 500. A write answered so may or may not have committed; the same Idempotency-Key
@@ -580,123 +591,6 @@ def _unavailable(request: Request, exc: BaseException) -> JSONResponse:
     log.warning("database unavailable", extra={"path": request.url.path, "error": type(exc).__name__})
     body = {"error": "unavailable", "detail": "the database is unavailable for a moment; retry (same Idempotency-Key)"}
     return JSONResponse(body, status_code=503, headers={"Retry-After": "2"})
-
-
-def _install_platform_routes(app: FastAPI, runtime: ServiceRuntime) -> None:
-    import swagger_ui_bundle
-
-    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
-
-    @app.get("/health/live", tags=["platform"])
-    async def live() -> dict[str, str]:
-        return {"status": "live", "service": runtime.name}
-
-    @app.get("/health/ready", tags=["platform"])
-    async def ready() -> JSONResponse:
-        ok, body = await runtime.readiness()
-        body["status"] = "ready" if ok else "not ready"
-        return JSONResponse(body, status_code=200 if ok else 503)
-
-    @app.get("/metrics", tags=["platform"], response_class=Response)
-    async def metrics() -> Response:
-        await runtime.refresh_gauges()
-        return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        return HTMLResponse(swagger_html(app.title))
-
-    @app.get("/asyncapi.json", tags=["platform"])
-    async def asyncapi_json() -> dict[str, Any]:
-        return asyncapi_document(runtime)
-
-    @app.get("/asyncapi", include_in_schema=False)
-    async def asyncapi_page() -> HTMLResponse:
-        return HTMLResponse(asyncapi_html(asyncapi_document(runtime)))
-
-    @app.get("/", include_in_schema=False)
-    async def index() -> dict[str, Any]:
-        return {
-            "service": runtime.name,
-            "docs": "/docs",
-            "openapi": "/openapi.json",
-            "asyncapi": "/asyncapi",
-            "health": "/health/ready",
-        }
-
-    @app.get("/audit", tags=["platform"])
-    async def audit_trail(
-        entity_type: str,
-        entity_id: str,
-        limit: int = Query(100, ge=1, le=1000),
-        actor: Actor = Depends(require("audit:read")),
-    ) -> list[dict[str, Any]]:
-        """Every write to one entity (e.g. entity_type=cadre), oldest first: who, when,
-        what, before and after. Read-only: no route changes the audit trail."""
-        async with runtime.sessions() as session:
-            rows: Any = (
-                await session.execute(
-                    select(AuditRecord)
-                    .where(col(AuditRecord.entity_type) == entity_type, col(AuditRecord.entity_id) == entity_id)
-                    .order_by(col(AuditRecord.id))
-                    .limit(limit)
-                )
-            ).scalars()
-            return [
-                {
-                    "at": utc(r.at),  # SQLite hands the time back without its zone
-                    "actor_client": r.actor_client,
-                    "actor_key": r.actor_key,
-                    "action": r.action,
-                    "before": r.before,
-                    "after": r.after,
-                    "correlation_id": r.correlation_id,
-                }
-                for r in rows
-            ]
-
-    @app.get("/audit/pii-reads", tags=["platform"])
-    async def pii_read_log(
-        entity_type: str | None = Query(None, max_length=50, description="e.g. cadre, payment_batch"),
-        entity_id: str | None = Query(None, max_length=100),
-        actor_client: str | None = Query(None, max_length=100, description="The OPD client that read"),
-        after: int | None = Query(None, ge=0, le=2**63 - 1, description="Continue after this row id"),
-        limit: int = Query(100, ge=1, le=1000),
-        _actor: Actor = Depends(require("audit:read")),
-    ) -> list[dict[str, Any]]:
-        """The PII read log, oldest first: every answer that showed personal data unmasked
-        (who: OPD client and key; when; which entity; which fields; through which route).
-        It holds no personal data itself. Read-only: no route changes it."""
-        query = select(PiiReadRecord).order_by(col(PiiReadRecord.id)).limit(limit)
-        for column, value in (
-            (PiiReadRecord.entity_type, entity_type),
-            (PiiReadRecord.entity_id, entity_id),
-            (PiiReadRecord.actor_client, actor_client),
-        ):
-            if value is not None:
-                query = query.where(col(column) == value)
-        if after is not None:
-            query = query.where(col(PiiReadRecord.id) > after)
-        async with runtime.sessions() as session:
-            rows: Any = (await session.execute(query)).scalars()
-            return [
-                {
-                    "id": r.id,
-                    "at": utc(r.at),
-                    "actor_client": r.actor_client,
-                    "actor_key": r.actor_key,
-                    "entity_type": r.entity_type,
-                    "entity_id": r.entity_id,
-                    "fields": r.fields,
-                    "route": r.route,
-                }
-                for r in rows
-            ]
-
-    @app.get("/auth/whoami", tags=["platform"])
-    async def whoami(actor: Actor = Depends(require())) -> dict[str, Any]:
-        """The OPD client and scopes of the calling key, as this service knows them."""
-        return {"client_id": actor.client_id, "key_id": actor.key_id, "scopes": sorted(actor.scopes)}
 
 
 def asyncapi_document(runtime: ServiceRuntime) -> dict[str, Any]:

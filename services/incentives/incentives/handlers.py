@@ -50,12 +50,13 @@ from incentives.domain.periods import (
 from incentives.domain.policy import Policy, PolicyInvalid, policy_for, validate_terms
 from incentives.domain.rules import Decision, evaluate, explain, finish_hash
 from sikader_shared import events as ev
+from sikader_shared.bulk import driver_connection
 from sikader_shared.clock import utc
 from sikader_shared.crypto import FieldCipher
 from sikader_shared.envelope import Envelope
 from sikader_shared.errors import Conflict, Forbidden, Invalid, NotFound
 from sikader_shared.inbox import BatchHandler
-from sikader_shared.uow import UnitOfWork, driver_connection
+from sikader_shared.uow import UnitOfWork
 
 RECOMPUTE_ALL = "internal.incentives.RecomputeAll"
 PROJECTOR_LOCK = 5_100_317  # pg advisory lock key: one projector at a time per database

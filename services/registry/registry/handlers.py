@@ -15,7 +15,6 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
-from registry.adapters.outbox import OUTBOX, emit_many, insert_many, outbox_rows
 from registry.adapters.tables import (
     AssignmentRecord,
     CadreRecord,
@@ -42,7 +41,6 @@ from registry.domain.csvfiles import CadreRow, Parsed, PosyanduRow, RowError
 from registry.domain.errors import FieldError, RuleViolation
 from registry.domain.identity import check_nik, nik_hash
 from sikader_shared.clock import WITA
-from sikader_shared.db import AuditRecord
 from sikader_shared.errors import Conflict, Invalid, NotFound
 from sikader_shared.events import (
     CadreAssigned,
@@ -926,8 +924,7 @@ async def import_cadres(uow: UnitOfWork, cfg: RegistryConfig, parsed: Parsed) ->
     ]
     new = [r for r in records if r["nik_hash"] not in known]
     assignments: list[dict[str, Any]] = []
-    audits: list[dict[str, Any]] = []
-    now = uow.clock.now()
+    audits: list[tuple[str, None, dict[str, Any]]] = []
     start = today(uow)
     # Building ~5 rows and ~2.5 events per cadre allocates millions of short-lived objects
     # and no cycles: the cyclic GC would only rescan them, so it pauses for this loop.
@@ -940,27 +937,15 @@ async def import_cadres(uow: UnitOfWork, cfg: RegistryConfig, parsed: Parsed) ->
             a = _first_assignment(r, r["joined_on"] or start)
             if a is not None:
                 assignments.append(a)
-            audits.append(
-                {
-                    "at": now,
-                    "actor_client": uow.actor.client_id,
-                    "actor_key": uow.actor.key_id,
-                    "action": "cadre.import",
-                    "entity_type": "cadre",
-                    "entity_id": r["id"],
-                    "before": None,
-                    "after": _audit_cadre(view),
-                    "correlation_id": uow.correlation_id,
-                }
-            )
-        outbox = outbox_rows(uow, events)
+            audits.append((r["id"], None, _audit_cadre(view)))
+        uow.add_rows(CadreRecord, new)
+        uow.add_rows(AssignmentRecord, assignments)
+        uow.emit_many(events)
+        uow.audit_many("cadre.import", "cadre", audits)
     finally:
         if gc_was_enabled:
             gc.enable()
-    await insert_many(uow, CadreRecord.__table__, new)  # type: ignore[attr-defined]
-    await insert_many(uow, AssignmentRecord.__table__, assignments)  # type: ignore[attr-defined]
-    await insert_many(uow, OUTBOX, outbox)
-    await insert_many(uow, AuditRecord.__table__, audits)
+    await uow.flush()
     registered = [{"line": lines[r["nik_hash"]], "cadre_id": r["id"]} for r in new]
     return _report(parsed, registered, existing, errors)
 
@@ -1013,8 +998,9 @@ async def import_posyandu(uow: UnitOfWork, cfg: RegistryConfig, parsed: Parsed) 
             assessments.append(assessment)
             events.append(_assessed_event(record, assessment))
         uow.audit("posyandu.import", "posyandu", record.id, None, _audit_posyandu(record))
-    await insert_many(uow, PosyanduRecord.__table__, [r.model_dump() for _, r in new])  # type: ignore[attr-defined]
-    await insert_many(uow, FacilityAssessmentRecord.__table__, [a.model_dump() for a in assessments])  # type: ignore[attr-defined]
-    await emit_many(uow, events)
+    uow.add_rows(PosyanduRecord, [r.model_dump() for _, r in new])
+    uow.add_rows(FacilityAssessmentRecord, [a.model_dump() for a in assessments])
+    uow.emit_many(events)
+    await uow.flush()
     registered = [{"line": row.line, "posyandu_id": r.id} for row, r in new]
     return _report(parsed, registered, existing, errors)

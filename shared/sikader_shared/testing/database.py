@@ -44,9 +44,10 @@ def _admin_exec(url: str, sql: str) -> None:
         pool.submit(asyncio.run, _admin_exec_async(url, sql)).result()
 
 
-def service_database_url(service: str) -> str:
-    base = os.environ.get("TEST_DATABASE_URL", "")
-    require = os.environ.get("SIKADER_TEST_REQUIRE_POSTGRES") == "1"
+def service_database_url(service: str, *, sqlite: bool = False) -> str:
+    """`sqlite=True`: a SQLite file whatever TEST_DATABASE_URL says (the handler tier)."""
+    base = "" if sqlite else os.environ.get("TEST_DATABASE_URL", "")
+    require = not sqlite and os.environ.get("SIKADER_TEST_REQUIRE_POSTGRES") == "1"
     if not base:
         if require:
             raise DatabaseUnavailable("SIKADER_TEST_REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not set")
@@ -74,13 +75,13 @@ def drop_database(url: str) -> None:
 
 
 @contextmanager
-def temporary_databases() -> Iterator[Callable[[str], str]]:
+def temporary_databases(*, sqlite: bool = False) -> Iterator[Callable[[str], str]]:
     """A maker of per-service test databases, each dropped when the block ends (the body of
     the `databases` fixtures, whatever their scope)."""
     created: list[str] = []
 
     def make(service: str) -> str:
-        url = service_database_url(service)
+        url = service_database_url(service, sqlite=sqlite)
         created.append(url)
         return url
 

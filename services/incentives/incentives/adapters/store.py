@@ -30,8 +30,8 @@ from incentives.domain.facts import CadreFacts, CertificateFacts, PaymentDetails
 from incentives.domain.periods import PeriodState
 from incentives.domain.policy import Policy
 from incentives.domain.rules import Decision, outcome_before_budget
+from sikader_shared.bulk import bulk_insert, driver_connection, pg_array_type
 from sikader_shared.clock import utc
-from sikader_shared.uow import bulk_insert, driver_connection, pg_array_type
 
 CHUNK = 500
 T = TypeVar("T")
