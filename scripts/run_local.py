@@ -98,7 +98,7 @@ class Supervisor:
         out = open(self.var / "logs" / "mail.log", "ab")  # noqa: SIM115
         self.procs["mail"] = subprocess.Popen(
             [
-                *(sys.executable, "-m", "notifications.devsmtp"),
+                *(sys.executable, "-m", "sikader_shared.testing.devsmtp"),
                 *("--smtp-port", str(self.smtp_port), "--http-port", str(self.mail_http_port)),
                 *("--dir", str(self.var / "mail")),
             ],

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from aiokafka.structs import ConsumerRecord
 
-from notifications.devsmtp import DevMailServer
+from sikader_shared.testing.devsmtp import DevMailServer
 from sikader_shared import topics
 from sikader_shared.clock import WITA
 from sikader_shared.envelope import REQUIRED_HEADERS

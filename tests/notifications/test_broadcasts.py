@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from notifications.adapters.tables import CadreRow, ContactRow
 from notifications.app import definition
 from notifications.delivery import DeliveryWorker
-from notifications.devsmtp import DevMailServer
+from sikader_shared.testing.devsmtp import DevMailServer
 from notifications.settings import NotificationsSettings
 from sikader_shared.clock import FixedClock
 from sikader_shared.events import CadreDeactivated

@@ -13,7 +13,7 @@ from sqlmodel import select
 from notifications.adapters.tables import OptOutRow
 from notifications.app import definition
 from notifications.delivery import DeliveryWorker
-from notifications.devsmtp import DevMailServer
+from sikader_shared.testing.devsmtp import DevMailServer
 from notifications.settings import NotificationsSettings
 from sikader_shared.clock import FixedClock
 from sikader_shared.events import ManagementRole, PosyanduFacilityVerified, PosyanduRegistered

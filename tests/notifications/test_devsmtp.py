@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from notifications.devsmtp import MailStore
+from sikader_shared.testing.devsmtp import MailStore
 
 
 def raw(subject: str) -> bytes:

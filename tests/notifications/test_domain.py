@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from notifications.devsmtp import DevMailServer
+from sikader_shared.testing.devsmtp import DevMailServer
 from notifications.domain.rules import Audience, OpdInbox, Rule, load_rules, plan_messages
 from notifications.domain.schedule import QuietHours, broadcast_slot, exponential_schedule, retry_delay
 from notifications.domain.signing import (

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from notifications.app import definition
-from notifications.devsmtp import DevMailServer
+from sikader_shared.testing.devsmtp import DevMailServer
 from notifications.settings import NotificationsSettings
 from sikader_shared import topics
 from sikader_shared.testing.broker import free_port

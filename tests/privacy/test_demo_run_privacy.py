@@ -61,7 +61,7 @@ from sqlalchemy import text
 
 from certification.demo import load_demo as certification_demo
 from incentives.demo import load_demo as incentives_demo
-from notifications.devsmtp import MailStore
+from sikader_shared.testing.devsmtp import MailStore
 from registry.demo import load_demo as registry_demo
 from sikader_shared import topics
 from sikader_shared.clock import WITA
@@ -456,7 +456,7 @@ async def test_no_personal_data_on_any_topic_or_in_any_log(
     with open(mail_log, "wb") as log:
         catcher = subprocess.Popen(
             [
-                *(sys.executable, "-m", "notifications.devsmtp", "--smtp-port", str(mail_smtp)),
+                *(sys.executable, "-m", "sikader_shared.testing.devsmtp", "--smtp-port", str(mail_smtp)),
                 *("--http-port", str(mail_http), "--dir", str(tmp_path / "mail")),
             ],
             stdout=log,

@@ -26,7 +26,7 @@ class NotificationsSettings(ServiceSettings):
     # Puskesmas (name or code, as in the registry's Posyandu events) -> mailbox.
     puskesmas_inboxes: dict[str, str] = Field(default_factory=dict)
 
-    # Email over SMTP. `make run` starts a catcher (python -m notifications.devsmtp) on 1025.
+    # Email over SMTP. `make run` starts a catcher (python -m sikader_shared.testing.devsmtp) on 1025.
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
     smtp_username: str = ""

@@ -2,7 +2,7 @@
 every message it receives as an .eml file, and a tiny HTTP page listing them. The same HTTP
 server also plays the SMS / WhatsApp gateway (POST /gateway/sms, /gateway/whatsapp).
 
-    python -m notifications.devsmtp --smtp-port 1025 --http-port 8025 --dir var/mail
+    python -m sikader_shared.testing.devsmtp --smtp-port 1025 --http-port 8025 --dir var/mail
 
 Point the service at it with SIKADER_NOTIFICATIONS_SMTP_HOST=127.0.0.1,
 SIKADER_NOTIFICATIONS_SMTP_PORT=1025 (the defaults) and, for text messages,
