@@ -22,13 +22,13 @@ from typing import Any
 import pytest
 from aiokafka.structs import ConsumerRecord
 
-from sikader_shared.testing.devsmtp import DevMailServer
 from sikader_shared import topics
 from sikader_shared.clock import WITA
 from sikader_shared.envelope import REQUIRED_HEADERS
 from sikader_shared.testing import checks
 from sikader_shared.testing.broker import free_port
 from sikader_shared.testing.checks import ok
+from sikader_shared.testing.devsmtp import DevMailServer
 from sikader_shared.testing.kafka import headers_of, wait_for
 from sikader_shared.testing.services import issue_key_with_cli
 from tests.conftest import subprocess_env

@@ -12,11 +12,11 @@ from sqlalchemy import func, select
 from notifications.adapters.tables import CadreRow, ContactRow
 from notifications.app import definition
 from notifications.delivery import DeliveryWorker
-from sikader_shared.testing.devsmtp import DevMailServer
 from notifications.settings import NotificationsSettings
 from sikader_shared.clock import FixedClock
 from sikader_shared.events import CadreDeactivated
 from sikader_shared.testing.broker import free_port
+from sikader_shared.testing.devsmtp import DevMailServer
 from tests.conftest import settings_for
 from tests.notifications.support import KEC, KEL, cadre, contact, eventually, issue, publish
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from sikader_shared.testing.devsmtp import DevMailServer
 from notifications.domain.rules import Audience, OpdInbox, Rule, load_rules, plan_messages
 from notifications.domain.schedule import QuietHours, broadcast_slot, exponential_schedule, retry_delay
 from notifications.domain.signing import (
@@ -31,6 +30,7 @@ from notifications.domain.subscriptions import (
 )
 from notifications.domain.templates import TemplateError, Templates, periode, rupiah, tanggal
 from sikader_shared.testing.broker import free_port
+from sikader_shared.testing.devsmtp import DevMailServer
 
 DEFAULT_EVENTS = {
     "CadreCertified",

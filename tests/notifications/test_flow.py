@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from notifications.app import definition
-from sikader_shared.testing.devsmtp import DevMailServer
 from notifications.settings import NotificationsSettings
 from sikader_shared import topics
 from sikader_shared.testing.broker import free_port
+from sikader_shared.testing.devsmtp import DevMailServer
 from sikader_shared.testing.kafka import headers_of, of_type, wait_for
 from tests.conftest import settings_for
 from tests.notifications.support import (

@@ -61,7 +61,6 @@ from sqlalchemy import text
 
 from certification.demo import load_demo as certification_demo
 from incentives.demo import load_demo as incentives_demo
-from sikader_shared.testing.devsmtp import MailStore
 from registry.demo import load_demo as registry_demo
 from sikader_shared import topics
 from sikader_shared.clock import WITA
@@ -71,6 +70,7 @@ from sikader_shared.kafka import admin_for, list_topics
 from sikader_shared.testing import checks
 from sikader_shared.testing.broker import free_port, tcp_answers
 from sikader_shared.testing.checks import ok
+from sikader_shared.testing.devsmtp import MailStore
 from sikader_shared.testing.kafka import publish_raw
 from sikader_shared.testing.services import issue_key_with_cli
 from tests.conftest import CONTACT_KEY, PAYMENT_KEY, subprocess_env
