@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
-from certification.demo import load_demo
+from certification.entrypoints.demo import load_demo
 from sikader_shared.clock import WITA, FixedClock
 from tests.certification.support import certification_events, key, publish, registered, start_certification
 

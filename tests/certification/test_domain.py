@@ -8,6 +8,7 @@ import pytest
 
 from certification.adapters.printing import PrintableCertificate, certificate_html, certificate_pdf, qr_matrix, qr_svg
 from certification.config import CertificationConfig
+from certification.domain.assessments import decide_assessment
 from certification.domain.catalogue import Catalogue, load_catalogue
 from certification.domain.certificates import (
     CurrentCertificate,
@@ -15,15 +16,18 @@ from certification.domain.certificates import (
     decide_after_assessment,
     expiry_action,
     expiry_date,
+    expiry_event,
     local_date,
     mask_name,
     renewed_expiry,
+    restoration_event,
     status_on_restore,
     verification_status,
 )
 from certification.domain.levels import LevelPolicy, load_level_policy, rank
 from certification.domain.projection import is_newer, status_change
 from certification.settings import CertificationSettings
+from sikader_shared.events import CertificateExpired, CertificateExpiring, CertificateRenewed
 
 CATALOGUE = load_catalogue("v1")
 POLICY = load_level_policy()
@@ -186,3 +190,37 @@ def test_printable_certificate_carries_number_and_qr_of_verify_url() -> None:
 
     assert qr_matrix(url) == [[bool(c) for c in row] for row in segno.make_qr(url, error="m", boost_error=False).matrix]
     assert qr_matrix(url) != qr_matrix(url.replace("000007", "000008"))
+
+
+def test_an_assessment_decides_badges_level_and_certificate_action() -> None:
+    first = decide_assessment(CATALOGUE, POLICY, groups("1", "2"), sorted(groups("3")), None)
+    assert (first.level, first.action, first.complete_groups) == ("Purwa", "issue", ["1", "2", "3"])
+    assert first.badges == sorted(groups("1", "2", "3"))
+    current = CurrentCertificate(level="Purwa", status="valid", expires_on=date(2029, 1, 1))
+    again = decide_assessment(CATALOGUE, POLICY, groups("1", "2", "3"), ["1.1"], current)
+    assert (again.level, again.action) == ("Purwa", "renew")
+    failed = decide_assessment(CATALOGUE, POLICY, groups("1", "2", "3"), [], current)
+    assert failed.action == "none"
+
+
+class _Cert:
+    cadre_id, certificate_id, number, level = "c1", "k1", "SKD/6471/2026/PURWA/000001", "Purwa"
+
+    def __init__(self, status: str, expires_on: date) -> None:
+        self.status, self.expires_on = status, expires_on
+
+
+class _Holder:
+    kelurahan_code, kecamatan_code = "64.71.02.1001", "64.71.02"
+
+
+def test_restoration_and_expiry_events_carry_the_certificate_state() -> None:
+    today = date(2026, 11, 20)
+    restored = restoration_event(_Cert("valid", date(2029, 1, 1)), _Holder(), today)
+    assert isinstance(restored, CertificateRenewed) and restored.basis == "reactivation"
+    assert restored.kecamatan_code == "64.71.02" and restored.renewed_on == today
+    lapsed = restoration_event(_Cert("expired", date(2026, 11, 1)), _Holder(), today)
+    assert isinstance(lapsed, CertificateExpired) and lapsed.expired_on == date(2026, 11, 1)
+    notice = expiry_event("announce", _Cert("valid", date(2026, 12, 20)), _Holder(), today)
+    assert isinstance(notice, CertificateExpiring) and notice.days_left == 30
+    assert isinstance(expiry_event("expire", _Cert("expired", today), _Holder(), today), CertificateExpired)

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from certification.adapters.printing import qr_svg
 from certification.adapters.tables import CertificateRow
-from certification.handlers import run_expiry_sweep
+from certification.handlers.certificates import run_expiry_sweep
 from sikader_shared import topics
 from sikader_shared.clock import FixedClock
 from sikader_shared.db import OutboxRecord

@@ -1,13 +1,14 @@
-"""Composition root of the certification service: settings -> runtime (DB, outbox, consumer) -> routes."""
+"""The one wiring point of the certification service: settings -> config -> ServiceDefinition
+(routes, the consumer's event handlers, the expiry scheduler)."""
 
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from certification.config import CertificationConfig
-from certification.entrypoints.api import build_router
-from certification.entrypoints.consumers import EVENT_HANDLERS
-from certification.entrypoints.jobs import expiry_scheduler
+from certification.entrypoints.consumers import event_handlers
+from certification.entrypoints.jobs import JOBS
+from certification.entrypoints.routes import ROUTERS
 from certification.settings import CertificationSettings
 from sikader_shared.clock import Clock, SystemClock
 from sikader_shared.service import ServiceDefinition, create_service_app
@@ -25,9 +26,10 @@ def definition(settings: CertificationSettings | None = None, clock: Clock | Non
         "with public certificate verification.",
         settings=settings,
         service_dir=SERVICE_DIR,
-        routers=[build_router(config)],
-        event_handlers=EVENT_HANDLERS,
-        background_jobs=[expiry_scheduler(config, settings.expiry_sweep_interval_s)],
+        config=config,
+        routers=ROUTERS,
+        event_handlers=event_handlers(config),
+        background_jobs=JOBS,
         clock=clock or SystemClock(),
     )
 

@@ -1,14 +1,18 @@
-"""What the handlers need from the settings, loaded once: the catalogue, the level policy
-and the certificate parameters."""
+"""What the handlers need from the settings, loaded once at wiring (app.py): the catalogue,
+the level policy and the certificate parameters. Routes take it as `ConfigDep`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 from urllib.parse import quote
+
+from fastapi import Depends
 
 from certification.domain.catalogue import Catalogue, load_catalogue
 from certification.domain.levels import LevelPolicy, load_level_policy
 from certification.settings import CertificationSettings
+from sikader_shared.deps import get_config
 
 
 @dataclass(frozen=True)
@@ -40,3 +44,6 @@ class CertificationConfig:
         # Slashes stay readable in the path; anything else unusual is escaped.
         url = f"{self.public_base_url}/certificates/{quote(number, safe='/')}/verify"
         return f"{url}?code={check_code}" if check_code else url
+
+
+ConfigDep = Annotated[CertificationConfig, Depends(get_config)]

@@ -21,6 +21,7 @@ from certification.adapters.tables import (
     TrainingRow,
 )
 from certification.domain.certificates import CURRENT_STATUSES
+from sikader_shared.paging import after_key
 
 
 async def get_cadre(session: AsyncSession, cadre_id: str, lock: bool = False) -> CadreRow | None:
@@ -46,13 +47,16 @@ async def current_certificate(session: AsyncSession, cadre_id: str) -> Certifica
     return rows.first()
 
 
-async def certificates_of(session: AsyncSession, cadre_id: str) -> list[CertificateRow]:
-    rows = await session.exec(
-        select(CertificateRow)
-        .where(CertificateRow.cadre_id == cadre_id)
-        .order_by(col(CertificateRow.issued_on), col(CertificateRow.number))
-    )
-    return list(rows.all())
+async def certificates_of(
+    session: AsyncSession, cadre_id: str, after: tuple[date, str] | None = None, limit: int | None = None
+) -> list[CertificateRow]:
+    """A holder's certificates in (issued_on, number) order; a page: those after that key."""
+    order = (col(CertificateRow.issued_on), col(CertificateRow.number))
+    stmt = select(CertificateRow).where(CertificateRow.cadre_id == cadre_id).order_by(*order).limit(limit)
+    later = after_key(order, after)
+    if later is not None:
+        stmt = stmt.where(later)
+    return list((await session.exec(stmt)).all())
 
 
 async def certificates_with_status(session: AsyncSession, cadre_id: str, status: str) -> list[CertificateRow]:

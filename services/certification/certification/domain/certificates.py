@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 from certification.domain.levels import LevelName, rank
 from sikader_shared.clock import WITA
+from sikader_shared.events import CertificateExpired, CertificateExpiring, CertificateRenewed
 
 Status = Literal["valid", "suspended", "superseded", "expired", "revoked"]
 VerifyStatus = Literal["valid", "expired", "revoked", "suspended", "superseded", "unknown"]
@@ -40,6 +41,46 @@ def expiry_date(issued_on: date, validity_years: int) -> date:
 def certificate_number(region_code: str, year: int, level: str, sequence: int) -> str:
     """Human-readable and unique: SKD/<region>/<year>/<LEVEL>/<6-digit yearly sequence>."""
     return f"SKD/{region_code}/{year}/{level.upper()}/{sequence:06d}"
+
+
+class CertificateState(Protocol):
+    """A certificate as the rules read it (a stored row fits)."""
+
+    @property
+    def cadre_id(self) -> str: ...
+    @property
+    def certificate_id(self) -> str: ...
+    @property
+    def number(self) -> str: ...
+    @property
+    def level(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def expires_on(self) -> date: ...
+
+
+class Holder(Protocol):
+    """The holder's area, carried on every certificate event for area filters."""
+
+    @property
+    def kelurahan_code(self) -> str | None: ...
+    @property
+    def kecamatan_code(self) -> str | None: ...
+
+
+def certificate_fields(cert: CertificateState, holder: Holder) -> dict[str, Any]:
+    """What every certificate event carries: the certificate's state after the event."""
+    return {
+        "cadre_id": cert.cadre_id,
+        "kelurahan_code": holder.kelurahan_code,
+        "kecamatan_code": holder.kecamatan_code,
+        "certificate_id": cert.certificate_id,
+        "certificate_number": cert.number,
+        "level": cert.level,
+        "status": cert.status,
+        "expires_on": cert.expires_on,
+    }
 
 
 @dataclass(frozen=True)
@@ -89,6 +130,29 @@ def expiry_action(
 def status_on_restore(expires_on: date, today: date) -> Status:
     """A suspended certificate whose date passed while suspended comes back expired."""
     return "expired" if today >= expires_on else "valid"
+
+
+def restoration_event(cert: CertificateState, holder: Holder, today: date) -> CertificateRenewed | CertificateExpired:
+    """The event of a certificate restored with its holder (its status already restored).
+    The contract has no CertificateRestored: a restoration is a renewal by reactivation,
+    or the expiry that fell while it was suspended."""
+    if cert.status == "valid":
+        return CertificateRenewed(
+            **certificate_fields(cert, holder),
+            basis="reactivation",
+            previous_expires_on=cert.expires_on,
+            renewed_on=today,
+        )
+    return CertificateExpired(**certificate_fields(cert, holder), expired_on=cert.expires_on)
+
+
+def expiry_event(
+    action: ExpiryAction, cert: CertificateState, holder: Holder, today: date
+) -> CertificateExpired | CertificateExpiring:
+    """The event of the scheduler's decision (the certificate's state already changed)."""
+    if action == "expire":
+        return CertificateExpired(**certificate_fields(cert, holder), expired_on=cert.expires_on)
+    return CertificateExpiring(**certificate_fields(cert, holder), days_left=(cert.expires_on - today).days)
 
 
 def verification_status(status: str | None, expires_on: date | None, today: date) -> VerifyStatus:

@@ -1,16 +1,14 @@
-"""Registry events this service applies (its cadre projection), mapped to handlers."""
+"""The event-handler table the certification consumer runs: the registry's cadre events,
+applied to the local projection (the runtime adds the shared API-key handlers)."""
 
 from __future__ import annotations
 
-from certification import handlers
-from sikader_shared.events import CadreAssigned, CadreDeactivated, CadreReactivated, CadreRegistered, CadreUpdated
+from certification.config import CertificationConfig
+from certification.handlers import EVENT_HANDLERS
 from sikader_shared.events.base import Event
 from sikader_shared.inbox import Handler
 
-EVENT_HANDLERS: dict[type[Event], Handler] = {
-    CadreRegistered: handlers.on_cadre_snapshot,
-    CadreUpdated: handlers.on_cadre_snapshot,
-    CadreAssigned: handlers.on_cadre_assigned,
-    CadreDeactivated: handlers.on_cadre_deactivated,
-    CadreReactivated: handlers.on_cadre_reactivated,
-}
+
+def event_handlers(config: CertificationConfig) -> dict[type[Event], Handler]:
+    """The table for this config (none of the projection's handlers needs it yet)."""
+    return dict(EVENT_HANDLERS)

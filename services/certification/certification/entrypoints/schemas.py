@@ -1,10 +1,12 @@
-"""Request and response models of the HTTP API (also the handlers' commands and results)."""
+"""Request and response models of the HTTP API (also the handlers' commands and results).
+Answers are built from rows with `model_validate` (the Public models read attributes)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from certification.domain.certificates import Status, VerifyStatus
@@ -93,6 +95,7 @@ class LevelPolicyPublic(BaseModel):
 
 class CadrePublic(BaseModel):
     model_config = ConfigDict(
+        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {
@@ -106,7 +109,7 @@ class CadrePublic(BaseModel):
                     "certificate_number": NUMBER,
                 }
             ]
-        }
+        },
     )
 
     cadre_id: str
@@ -185,12 +188,15 @@ class TrainingCompletion(BaseModel):
 
 
 class ParticipantPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     cadre_id: str
     attended: bool | None = Field(description="None until the training is completed")
 
 
 class TrainingPublic(BaseModel):
     model_config = ConfigDict(
+        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {
@@ -207,7 +213,7 @@ class TrainingPublic(BaseModel):
                     "participants": [{"cadre_id": CADRE_ID, "attended": True}],
                 }
             ]
-        }
+        },
     )
 
     training_id: str
@@ -268,6 +274,8 @@ class AssessmentCreate(BaseModel):
 
 
 class AssessmentPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     assessment_id: str
     cadre_id: str
     skill_code: str
@@ -280,6 +288,8 @@ class AssessmentPublic(BaseModel):
 
 
 class BadgePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     badge_id: str
     skill_code: str
     skill_name: str
@@ -290,6 +300,7 @@ class BadgePublic(BaseModel):
 
 class CertificatePublic(BaseModel):
     model_config = ConfigDict(
+        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {
@@ -310,7 +321,7 @@ class CertificatePublic(BaseModel):
                     "verify_url": "http://127.0.0.1:8002/certificates/SKD/6471/2026/MADYA/000123/verify",
                 }
             ]
-        }
+        },
     )
 
     certificate_id: str
@@ -401,6 +412,8 @@ class VerificationPublic(BaseModel):
 
 
 class TrainingHistoryItem(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     training_id: str
     title: str
     organiser: str
@@ -450,3 +463,13 @@ class ErrorBody(BaseModel):
 
     error: str
     detail: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No or bad API key"},
+    403: {"model": ErrorBody, "description": "The key lacks the scope"},
+    404: {"model": ErrorBody, "description": "Not found (e.g. a cadre no registry event has announced yet)"},
+    409: {"model": ErrorBody, "description": "Refused in the current state (e.g. an inactive cadre)"},
+    422: {"model": ErrorBody, "description": "Invalid input, with the field and reason"},
+}
+NUMBER_PATH = Path(description="Certificate number, e.g. SKD/6471/2026/MADYA/000123")
