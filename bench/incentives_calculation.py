@@ -35,8 +35,8 @@ import asyncpg  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from incentives import handlers  # noqa: E402
 from incentives.app import SERVICE_DIR  # noqa: E402
+from incentives.handlers import periods  # noqa: E402
 from sikader_shared.clock import FixedClock  # noqa: E402
 from sikader_shared.db import make_engine, session_factory  # noqa: E402
 from sikader_shared.migrations import upgrade_head  # noqa: E402
@@ -217,8 +217,8 @@ async def calculate(url: str) -> tuple[float, dict[str, Any]]:
         )
         started = time.perf_counter()
         async with uow:
-            row = await handlers.calculate(uow, PERIOD)
-            out = handlers.period_public(row)
+            row = await periods.calculate(uow, PERIOD)
+            out = periods.period_public(row)
             await uow.commit()
         return time.perf_counter() - started, out
     finally:

@@ -44,7 +44,7 @@ COMPONENTS = [
     ("SQLAlchemy + SQLModel", ("sqlalchemy/", "sqlmodel/", "greenlet")),
     ("sikader_shared: decode, inbox, unit of work, relay", ("sikader_shared/", "_hashlib", "of 'bytes' objects")),
     ("incentives domain: folding events into facts, rules", ("incentives/domain/",)),
-    ("incentives handlers + store", ("incentives/handlers.py", "incentives/adapters/")),
+    ("incentives handlers + store", ("incentives/handlers/", "incentives/adapters/")),
     ("asyncio event loop", ("asyncio/", "selectors.py")),
 ]
 

@@ -162,7 +162,7 @@ async def settled(svc: Any, envelopes: list[Envelope], timeout: float = 30.0) ->
     from sqlalchemy import func, select
     from sqlmodel import col
 
-    from incentives.adapters.tables import StagedInput
+    from incentives.adapters.tables import StagedInputRow
     from sikader_shared.db import InboxRecord
 
     ids = [e.id for e in envelopes]
@@ -170,8 +170,26 @@ async def settled(svc: Any, envelopes: list[Envelope], timeout: float = 30.0) ->
     while time.monotonic() < deadline:
         async with svc.runtime.sessions() as session:
             applied = int(await session.scalar(select(func.count()).where(col(InboxRecord.event_id).in_(ids))) or 0)
-            staged = int(await session.scalar(select(func.count()).select_from(StagedInput)) or 0)
+            staged = int(await session.scalar(select(func.count()).select_from(StagedInputRow)) or 0)
         if applied == len(ids) and staged == 0:
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"incentives did not apply {len(ids)} events in {timeout}s")
+
+
+async def walk(client: Any, url: str, params: dict[str, Any], items: Any = lambda body: body) -> tuple[list[Any], int]:
+    """Every item of a paged list route, following its `Link: rel="next"` header: the items
+    in order and the number of pages."""
+    seen: list[Any] = []
+    pages = 0
+    query: dict[str, Any] | None = params
+    while True:
+        r = await client.get(url, params=query)
+        assert r.status_code == 200, r.text
+        seen.extend(items(r.json()))
+        pages += 1
+        link = r.headers.get("link")
+        if link is None:
+            return seen, pages
+        assert link.endswith('>; rel="next"') and "cursor=" in link, link
+        url, query = link[link.index("<") + 1 : link.index(">")], None

@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import col, select
 
 from incentives.adapters import calculation as calc
-from incentives.adapters import store
+from incentives.adapters import repository, store
 from incentives.adapters.tables import DecisionRow
 from incentives.app import SERVICE_DIR
 from incentives.domain.periods import Period
@@ -66,7 +66,7 @@ async def test_sql_calculation_matches_the_reference_rules(databases, seed: int)
                 async with sessions() as session:
                     await calc.insert_decisions(session, period, policy)
                     rows = await session.execute(select(DecisionRow).where(col(DecisionRow.period) == str(period)))
-                    got = sorted((store.decision_of(r) for r in rows.scalars()), key=lambda d: d.cadre_id)
+                    got = sorted((repository.decision_of(r) for r in rows.scalars()), key=lambda d: d.cadre_id)
                     header = f"{period}|{policy.version}"
                     digest = finish_hash(await calc.decision_lines_digest(session, str(period), header), [])
                     await session.commit()

@@ -13,7 +13,7 @@ from sqlmodel import col
 
 from sikader_shared import events as ev
 from sikader_shared.db import PiiReadRecord
-from tests.incentives.helpers import KEL_A, KEL_B, KEL_C, Registry, key, settled, start_incentives, wait_events
+from tests.incentives.helpers import KEL_A, KEL_B, KEL_C, Registry, key, settled, start_incentives, wait_events, walk
 
 pytestmark = pytest.mark.integration
 OCT, NOV = "2026-10", "2026-11"
@@ -272,6 +272,9 @@ async def test_period_lifecycle_with_segregation_payments_and_corrections(broker
         }
         assert fair["evenness"]["kelurahan_with_funded_posyandu"] == 2
 
+        # Every list route pages (limit, cursor, Link: rel="next"): each item exactly once, in order.
+        await walks_every_list(read, pay, data)
+
         # The audit trail of the period names who did what.
     async with svc.client(await key(svc, "inspektorat", "audit:read")) as auditor:
         trail = (await auditor.get("/audit", params={"entity_type": "period", "entity_id": OCT})).json()
@@ -287,6 +290,28 @@ async def test_period_lifecycle_with_segregation_payments_and_corrections(broker
         ("payment_results.record", "bank-kaltimtara"),
         ("period.close", "bank-kaltimtara"),
     ]
+
+
+async def walks_every_list(read: Any, pay: Any, data: dict[str, Any]) -> None:
+    periods, pages = await walk(read, "/periods", {"limit": 1})
+    assert [x["period"] for x in periods] == [NOV, OCT] and pages == 2
+    assert periods == (await read.get("/periods")).json()
+    for by, count in (("kecamatan", 2), ("kelurahan", 3), ("posyandu", 3)):
+        totals, pages = await walk(read, f"/periods/{OCT}/totals", {"by": by, "limit": 1})
+        assert totals == (await read.get(f"/periods/{OCT}/totals", params={"by": by})).json()
+        assert len(totals) == pages == count, by
+    everyone = (await read.get(f"/periods/{OCT}/decisions", params={"limit": 500})).json()["items"]
+    decisions, pages = await walk(read, f"/periods/{OCT}/decisions", {"limit": 2}, lambda b: b["items"])
+    assert decisions == everyone and len(everyone) == 7 and pages == 4
+    first = (await read.get(f"/periods/{OCT}/decisions", params={"limit": 2})).json()
+    assert first["next_after"] == everyone[1]["cadre_id"]  # `after` keeps working beside `cursor`
+    second = (await read.get(f"/periods/{OCT}/decisions", params={"limit": 2, "after": first["next_after"]})).json()
+    assert second["items"] == everyone[2:4]
+    adjustments, pages = await walk(read, f"/periods/{NOV}/adjustments", {"limit": 1})
+    assert adjustments == (await read.get(f"/periods/{NOV}/adjustments")).json() and len(adjustments) == pages == 2
+    batches, pages = await walk(pay, f"/periods/{OCT}/payment-batches", {"limit": 1})
+    assert [b["number"] for b in batches] == [1, 2] and pages == 2
+    assert (await read.get("/periods", params={"cursor": "not-a-cursor"})).status_code == 422
 
 
 async def test_policy_versions_and_the_budget_rule(broker, databases, run_service) -> None:
@@ -311,6 +336,10 @@ async def test_policy_versions_and_the_budget_rule(broker, databases, run_servic
         assert (r.json()["version"], r.json()["budget_ceiling"], r.json()["created_by"]) == ("v2", 1_000_000, "bappeda")
         versions = (await pol.get("/policies")).json()
         assert [(x["version"], x["budget_ceiling"]) for x in versions] == [("v1", None), ("v2", 1_000_000)]
+        r = await pol.post("/policies", json={"effective_from": "2027-01", "note": "APBD 2027"})
+        paged, pages = await walk(pol, "/policies", {"limit": 1})
+        assert [x["version"] for x in paged] == ["v1", "v2", "v3"] and pages == 3
+        assert paged == (await pol.get("/policies")).json()
 
         oct_ = (await calc.post(f"/periods/{OCT}/calculate")).json()
         nov = (await calc.post(f"/periods/{NOV}/calculate")).json()
@@ -337,7 +366,7 @@ async def test_policy_versions_and_the_budget_rule(broker, databases, run_servic
 
 
 async def test_demo_hook_calculates_a_period_through_the_api(broker, databases, run_service) -> None:
-    from incentives.demo import load_demo
+    from incentives.entrypoints.demo import load_demo
 
     svc = await start_incentives(run_service, broker, databases)
     reg = Registry(broker.bootstrap)

@@ -4,6 +4,7 @@ evaluates every cadre with window functions, mirroring `domain.rules.evaluate` r
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
@@ -246,8 +247,8 @@ async def decision_lines(session: AsyncSession, period: str) -> AsyncIterator[st
             yield decision_line(tuple(row))
 
 
-# The same lines built by PostgreSQL and copied out as text: a million rows in about a
-# second instead of many through Python row objects. `decision_line` is the reference.
+# The same lines built by PostgreSQL and copied out as text, not through a Python row object
+# per decision (the hash reads every decision of the city). `decision_line` is the reference.
 _PG_LINE = (
     "concat_ws('|', cadre_id, COALESCE(posyandu_id, '-'), CASE WHEN eligible THEN '1' ELSE '0' END, amount::text, "
     "COALESCE(level, '-'), failed_mask::text, COALESCE(posyandu_rank::text, '-'), COALESCE(certificate_id, '-'))"
@@ -257,8 +258,6 @@ _PG_LINE = (
 async def decision_lines_digest(session: AsyncSession, period: str, header: str) -> Any:
     """A sha256 object fed with the header line and the period's decision lines (as
     rules.decision_set_hash does), ready for the adjustment lines."""
-    import hashlib
-
     h = hashlib.sha256()
     h.update(header.encode("utf-8") + b"\n")
     if dialect_of(session) != "postgresql":

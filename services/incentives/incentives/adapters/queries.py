@@ -18,17 +18,26 @@ AREA_COLUMNS = {
 }
 
 
-async def totals(session: AsyncSession, period: str, by: str) -> list[dict[str, Any]]:
+async def totals(
+    session: AsyncSession, period: str, by: str, after: list[Any] | None, limit: int
+) -> list[dict[str, Any]]:
+    """Cadres, eligible cadres and amounts per area, in area order (byte order; a missing
+    Posyandu sorts as ''), after an area's key (keyset: `area_key` of the last item)."""
     cols = AREA_COLUMNS[by]
     group = ", ".join(cols)
     c = collate(dialect_of(session))
-    order = ", ".join(f"{x}{c}" for x in cols)
+    keys = [f"COALESCE({x}, ''){c}" for x in cols]
+    params: dict[str, Any] = {"p": period, "limit": limit}
+    where = "period = :p"
+    if after is not None:
+        where += f" AND ({', '.join(keys)}) > ({', '.join(f':k{i}' for i in range(len(cols)))})"
+        params.update({f"k{i}": str(v) for i, v in enumerate(after)})
     rows = await session.execute(
         text(
             f"SELECT {group}, COUNT(*), SUM(CASE WHEN eligible THEN 1 ELSE 0 END), COALESCE(SUM(amount), 0) "
-            f"FROM decisions WHERE period = :p GROUP BY {group} ORDER BY {order}"
+            f"FROM decisions WHERE {where} GROUP BY {group} ORDER BY {', '.join(keys)} LIMIT :limit"
         ),
-        {"p": period},
+        params,
     )
     out = []
     for r in rows.tuples():
@@ -36,6 +45,11 @@ async def totals(session: AsyncSession, period: str, by: str) -> list[dict[str, 
         item.update(cadres=int(r[-3]), eligible_cadres=int(r[-2] or 0), total_amount=int(r[-1] or 0))
         out.append(item)
     return out
+
+
+def area_key(item: dict[str, Any], by: str) -> list[str]:
+    """The sort key of a totals item (what `totals` continues after)."""
+    return [item[x] or "" for x in AREA_COLUMNS[by]]
 
 
 def _bit(rule: str) -> str:

@@ -1,6 +1,7 @@
-"""Loading and saving facts, policies and periods. Reads take sets of ids (one query per
-kind of fact, chunked; plain rows, no ORM objects), writes are one multi-row upsert per
-table (arrays through unnest on PostgreSQL): the per-event cost stays small."""
+"""The projections the input path keeps (cadres, Posyandu, certificates, payment details,
+live decisions) and the terms it decides by. Reads take sets of ids (one query per kind of
+fact, chunked; plain rows, no ORM objects), writes are one multi-row upsert per table
+(arrays through unnest on PostgreSQL): the per-event cost stays small."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from dataclasses import fields
 from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, Table
+from sqlalchemy import Column, Table, text
 from sqlalchemy import select as sa_select
-from sqlmodel import col, select
+from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from incentives.adapters.tables import (
@@ -25,11 +26,11 @@ from incentives.adapters.tables import (
     PeriodRow,
     PolicyVersionRow,
     PosyanduRow,
+    StagedInputRow,
 )
 from incentives.domain.facts import CadreFacts, CertificateFacts, PaymentDetails, PosyanduFacts
-from incentives.domain.periods import PeriodState
 from incentives.domain.policy import Policy
-from incentives.domain.rules import Decision, outcome_before_budget
+from incentives.domain.rules import outcome_before_budget
 from sikader_shared.bulk import bulk_insert, driver_connection, pg_array_type
 from sikader_shared.clock import utc
 
@@ -177,7 +178,60 @@ async def save_payment_details(session: AsyncSession, details: Iterable[PaymentD
     await upsert(session, PaymentDetailsRow, _plain(latest.values()), ["cadre_id"])
 
 
-# --------------------------------------------------------------------------- policies, periods, decisions
+# --------------------------------------------------------------------------- the input path's transaction
+
+PROJECTOR_LOCK = 5_100_317  # pg advisory lock key: one projector at a time per database
+DECIDE_LOCK = 5_100_318  # pg advisory lock key: one deciding transaction at a time per database
+
+
+async def prefer_custom_plans(session: AsyncSession) -> None:
+    """The lookups of the input path take id arrays of a batch's size. A prepared statement's
+    generic plan, made while a table was small, scans it whole for every id, growing with the
+    table; a custom plan probes the index (PostgreSQL; this transaction only)."""
+    driver = await driver_connection(session)
+    if driver is not None:
+        await driver.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+
+
+async def lock_decisions(session: AsyncSession) -> None:
+    """On PostgreSQL, one transaction at a time decides (per database), so that instances
+    consuming in parallel never decide on each other's uncommitted facts nor announce one
+    change twice. Taken after the transaction's projection writes (made in id order): the
+    holder writes only decisions and outbox rows, which nobody writes without the lock, so
+    waiting for it cannot deadlock. SQLite has a single writer anyway."""
+    driver = await driver_connection(session)
+    if driver is not None:
+        await driver.execute("SELECT pg_advisory_xact_lock($1)", DECIDE_LOCK)
+
+
+async def try_lock_projector(session: AsyncSession) -> bool:
+    """One projector at a time consumes staged rows (PostgreSQL; SQLite has one writer)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(await session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": PROJECTOR_LOCK}))
+
+
+async def staged_inputs(session: AsyncSession, limit: int) -> list[Any]:
+    """The oldest staged inputs (seq, event_id, ce_type, event_time, correlation_id, actor, payload)."""
+    t = StagedInputRow.__table__  # type: ignore[attr-defined]
+    stmt = sa_select(t.c.seq, t.c.event_id, t.c.ce_type, t.c.event_time, t.c.correlation_id, t.c.actor, t.c.payload)
+    return list((await session.execute(stmt.order_by(t.c.seq).limit(limit))).all())
+
+
+async def drop_staged(session: AsyncSession, up_to_seq: int) -> None:
+    await session.execute(delete(StagedInputRow).where(col(StagedInputRow.seq) <= up_to_seq))
+
+
+async def all_posyandu_ids(session: AsyncSession) -> set[str]:
+    return set((await session.execute(select(PosyanduRow.posyandu_id))).scalars())
+
+
+async def unassigned_cadre_ids(session: AsyncSession) -> set[str]:
+    rows = await session.execute(select(CadreRow.cadre_id).where(col(CadreRow.posyandu_id).is_(None)))
+    return set(rows.scalars())
+
+
+# --------------------------------------------------------------------------- the terms decided by
 
 
 def policy_of(row: PolicyVersionRow) -> Policy:
@@ -191,6 +245,11 @@ def policy_of(row: PolicyVersionRow) -> Policy:
         note=row.note,
         sequence=row.sequence,
     )
+
+
+async def policies(session: AsyncSession) -> list[Policy]:
+    rows: Any = await session.execute(select(PolicyVersionRow).order_by(col(PolicyVersionRow.sequence)))
+    return [policy_of(r) for r in rows.scalars()]
 
 
 async def live_terms(session: AsyncSession, period: str) -> tuple[str | None, list[Policy]]:
@@ -222,40 +281,3 @@ async def live_terms(session: AsyncSession, period: str) -> tuple[str | None, li
         )
         for r in rows
     ]
-
-
-async def policy_rows(session: AsyncSession) -> list[PolicyVersionRow]:
-    rows = await session.execute(select(PolicyVersionRow).order_by(col(PolicyVersionRow.sequence)))
-    return list(rows.scalars())
-
-
-async def policies(session: AsyncSession) -> list[Policy]:
-    return [policy_of(r) for r in await policy_rows(session)]
-
-
-async def policy_version(session: AsyncSession, version: str) -> Policy | None:
-    row = await session.get(PolicyVersionRow, version)
-    return policy_of(row) if row else None
-
-
-async def period_row(session: AsyncSession, period: str, *, lock: bool = False) -> PeriodRow:
-    """The period's row; a period nobody touched yet is open (the row is created then)."""
-    stmt = select(PeriodRow).where(col(PeriodRow.period) == period)
-    if lock:
-        stmt = stmt.with_for_update()
-    row = (await session.execute(stmt)).scalar_one_or_none()
-    if row is None:
-        row = PeriodRow(period=period, state=PeriodState.OPEN.value)
-        session.add(row)
-    return row
-
-
-def decision_of(row: Any) -> Decision:
-    values = {f.name: getattr(row, f.name) for f in fields(Decision)}
-    values["eligible"] = bool(values["eligible"])
-    return Decision(**values)
-
-
-async def decision(session: AsyncSession, period: str, cadre_id: str) -> Decision | None:
-    row = await session.get(DecisionRow, (period, cadre_id))
-    return decision_of(row) if row else None

@@ -36,7 +36,7 @@ class PolicyVersionRow(IncentivesTable, table=True):
     created_by: str = Field(max_length=100)
 
 
-class StagedInput(IncentivesTable, table=True):
+class StagedInputRow(IncentivesTable, table=True):
     """An internal recompute request (or an input event staged by an earlier version of the
     service) waiting for the projector."""
 

@@ -5,14 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from fastapi import Path, Query
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, computed_field, field_validator
 
 from incentives.domain.policy import DEFAULT_AMOUNTS, REQUIREMENTS
+from sikader_shared.clock import utc
 from sikader_shared.events import PERIOD_PATTERN
 
 PERIOD_EXAMPLE = "2026-11"
 HASH_EXAMPLE = "9f2c6a1e0b4d4b8f8e2f7f1c3d5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6"
 CADRE_EXAMPLE = "0b6f7c1e-5d2a-4c83-9a57-3f1d2e4b6a10"
+
+PeriodPath = Path(pattern=PERIOD_PATTERN, description="Calendar month in WITA, 'YYYY-MM'", examples=["2026-11"])
+PeriodQuery = Query(default=None, pattern=PERIOD_PATTERN, description="YYYY-MM (WITA); default: the current month")
 
 
 class PolicyCreate(BaseModel):
@@ -48,6 +53,7 @@ class PolicyCreate(BaseModel):
 
 class PolicyPublic(BaseModel):
     model_config = ConfigDict(
+        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {
@@ -62,7 +68,7 @@ class PolicyPublic(BaseModel):
                     "created_by": "bpkad",
                 }
             ]
-        }
+        },
     )
 
     version: str
@@ -74,6 +80,11 @@ class PolicyPublic(BaseModel):
     note: str
     created_at: datetime
     created_by: str
+
+    @field_validator("created_at")
+    @classmethod
+    def _in_utc(cls, value: datetime) -> datetime:
+        return utc(value)  # SQLite gives back naive timestamps
 
 
 class Reason(BaseModel):
@@ -271,6 +282,7 @@ class DecisionPage(BaseModel):
 
 class AdjustmentPublic(BaseModel):
     model_config = ConfigDict(
+        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {
@@ -284,7 +296,7 @@ class AdjustmentPublic(BaseModel):
                     "note": "a late deactivation changed the approved decision",
                 }
             ]
-        }
+        },
     )
 
     in_period: str
@@ -297,8 +309,9 @@ class AdjustmentPublic(BaseModel):
     note: str
 
 
-class BatchPublic(BaseModel):
+class PaymentBatchPublic(BaseModel):
     model_config = ConfigDict(
+        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {
@@ -313,7 +326,7 @@ class BatchPublic(BaseModel):
                     "file": "/periods/2026-11/payment-batches/7d4c9a0e-8d8b-4f43-9d2e-0a1b2c3d4e5f/file",
                 }
             ]
-        }
+        },
     )
 
     batch_id: str
@@ -324,7 +337,11 @@ class BatchPublic(BaseModel):
     without_details: int = Field(description="Payments failed at once: no payment details on record")
     created_at: datetime
     created_by: str
-    file: str = Field(description="Where to download the CSV payment file")
+
+    @computed_field(description="Where to download the CSV payment file")  # type: ignore[prop-decorator]
+    @property
+    def file(self) -> str:
+        return f"/periods/{self.period}/payment-batches/{self.batch_id}/file"
 
 
 class ResultsRecorded(BaseModel):
