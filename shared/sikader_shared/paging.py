@@ -29,6 +29,28 @@ class Page:
         """The sort key the cursor continues after, or None on the first page."""
         return None if self.cursor is None else decode_cursor(self.cursor)
 
+    def after_int(self, maximum: int = 2**63 - 1) -> int | None:
+        """A one-integer key (a row id, a sequence) within the column's range, or None."""
+        value = self._one()
+        if value is not None and (type(value) is not int or not 0 <= value <= maximum):
+            raise Invalid("cursor is not one for this list", field="cursor")
+        return value
+
+    def after_str(self) -> str | None:
+        """A one-text key (an id), or None."""
+        value = self._one()
+        if value is not None and not isinstance(value, str):
+            raise Invalid("cursor is not one for this list", field="cursor")
+        return value
+
+    def _one(self) -> Any:
+        key = self.after()
+        if key is None:
+            return None
+        if len(key) != 1:
+            raise Invalid("cursor is not one for this list", field="cursor")
+        return key[0]
+
 
 def paging(default: int = 100, maximum: int = 1000) -> Callable[..., Page]:
     """A dependency reading `limit` (default, maximum) and `cursor`."""

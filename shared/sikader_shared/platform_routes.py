@@ -75,8 +75,7 @@ async def audit_trail(
     """Every write to one entity (e.g. entity_type=cadre), oldest first: who, when, what,
     before and after. Paged: `limit`, and the `Link: rel="next"` header while there is more.
     Read-only: no route changes the audit trail."""
-    after = page.after()
-    rows = await audit_log.audit_trail(session, entity_type, entity_id, after[0] if after else None, page.limit + 1)
+    rows = await audit_log.audit_trail(session, entity_type, entity_id, page.after_int(), page.limit + 1)
     rows, cursor = split_page(rows, page, lambda r: [r["id"]])
     set_next_link(request, response, cursor)
     return rows
@@ -102,8 +101,7 @@ async def pii_read_log(
     """The PII read log, oldest first: every answer that showed personal data unmasked
     (who: OPD client and key; when; which entity; which fields; through which route).
     It holds no personal data itself. Read-only: no route changes it."""
-    key = page.after()
-    after_id = key[0] if key else after
+    after_id = page.after_int() if page.cursor else after
     rows = await audit_log.pii_reads(
         session,
         entity_type=entity_type,

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from incentives.config import ConfigDep
-from incentives.entrypoints.cursors import int_after
 from incentives.entrypoints.schemas import PaymentBatchPublic, PeriodPath, ResultsRecorded
 from incentives.handlers import payments
 from sikader_shared.crypto import require_cipher
@@ -44,7 +43,7 @@ async def create_payment_batch(request: Request, actor: Payer, period: str = Per
 async def list_payment_batches(
     request: Request, response: Response, session: SessionDep, _: Payer, page: BatchPage, period: str = PeriodPath
 ) -> list[PaymentBatchPublic]:
-    rows = await payments.list_batches(session, period, int_after(page), page.limit + 1)
+    rows = await payments.list_batches(session, period, page.after_int(2**31 - 1), page.limit + 1)
     rows, cursor = split_page(rows, page, lambda b: [b.number])
     set_next_link(request, response, cursor)
     return [PaymentBatchPublic.model_validate(b) for b in rows]

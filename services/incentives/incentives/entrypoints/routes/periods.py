@@ -8,7 +8,6 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from incentives.config import ConfigDep
-from incentives.entrypoints.cursors import str_after
 from incentives.entrypoints.schemas import ApproveRequest, PeriodPath, PeriodPublic
 from incentives.handlers import periods
 from sikader_shared.deps import Approver, Calculator, IncentivesReader, Payer, RuntimeDep, SessionDep
@@ -31,7 +30,7 @@ async def list_periods(
     page: PeriodPage,
 ) -> list[dict[str, Any]]:
     """Periods that were calculated (or touched), newest first, and the current month."""
-    rows = await periods.list_periods(session, runtime.clock, str_after(page), page.limit + 1)
+    rows = await periods.list_periods(session, runtime.clock, page.after_str(), page.limit + 1)
     rows, cursor = split_page(rows, page, lambda r: [r["period"]])
     set_next_link(request, response, cursor)
     return rows

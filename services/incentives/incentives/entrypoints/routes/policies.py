@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
-from incentives.entrypoints.cursors import int_after
 from incentives.entrypoints.schemas import PolicyCreate, PolicyPublic
 from incentives.handlers import policies
 from sikader_shared.deps import IncentivesReader, PolicyEditor, SessionDep
@@ -25,7 +24,7 @@ async def list_policies(
     request: Request, response: Response, session: SessionDep, _: IncentivesReader, page: PolicyPage
 ) -> list[PolicyPublic]:
     """Every policy version, oldest first (versions are never edited)."""
-    rows = await policies.list_policies(session, int_after(page), page.limit + 1)
+    rows = await policies.list_policies(session, page.after_int(2**31 - 1), page.limit + 1)
     rows, cursor = split_page(rows, page, lambda r: [r.sequence])
     set_next_link(request, response, cursor)
     return [PolicyPublic.model_validate(r) for r in rows]

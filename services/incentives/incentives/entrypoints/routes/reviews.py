@@ -7,7 +7,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from incentives.entrypoints.cursors import int_after, str_after
 from incentives.entrypoints.schemas import AdjustmentPublic, AreaTotals, DecisionPage, FairnessReport, PeriodPath
 from incentives.handlers import reviews
 from sikader_shared.deps import IncentivesReader, SessionDep
@@ -51,7 +50,7 @@ async def period_decisions(
     after: str | None = Query(None, description="Cadre id to continue after (from next_after)"),
 ) -> dict[str, Any]:
     """Review: the decisions of a calculated period with their reasons, by cadre id."""
-    start = str_after(page)
+    start = page.after_str()
     answer = await reviews.decisions(
         session,
         period,
@@ -76,7 +75,7 @@ async def period_adjustments(
     period: str = PeriodPath,
 ) -> list[AdjustmentPublic]:
     """Corrections of approved periods (late facts) and failed payments carried over, made in this period."""
-    rows = await reviews.adjustments(session, period, int_after(page, 2**63 - 1), page.limit + 1)
+    rows = await reviews.adjustments(session, period, page.after_int(), page.limit + 1)
     rows, cursor = split_page(rows, page, lambda a: [a.id])
     set_next_link(request, response, cursor)
     return [AdjustmentPublic.model_validate(a) for a in rows]
