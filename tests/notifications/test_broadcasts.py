@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from notifications.adapters.tables import CadreRow, ContactRow
 from notifications.app import definition
-from notifications.delivery import DeliveryWorker
+from notifications.entrypoints.jobs import DeliveryWorker
 from notifications.settings import NotificationsSettings
 from sikader_shared.clock import FixedClock
 from sikader_shared.events import CadreDeactivated

@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from notifications.adapters.tables import OptOutRow
 from notifications.app import definition
-from notifications.delivery import DeliveryWorker
+from notifications.entrypoints.jobs import DeliveryWorker
 from notifications.settings import NotificationsSettings
 from sikader_shared.clock import FixedClock
 from sikader_shared.events import ManagementRole, PosyanduFacilityVerified, PosyanduRegistered

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from notifications.app import definition
-from notifications.delivery import DeliveryWorker
+from notifications.entrypoints.jobs import DeliveryWorker
 from notifications.settings import NotificationsSettings
 from sikader_shared import topics
 from sikader_shared.clock import FixedClock

@@ -23,7 +23,7 @@ from certification.settings import CertificationSettings
 from incentives.app import definition as incentives_definition
 from incentives.settings import IncentivesSettings
 from notifications.app import definition as notifications_definition
-from notifications.config import NotificationConfig
+from notifications.config import NotificationsConfig
 from notifications.settings import NotificationsSettings
 from registry.app import definition as registry_definition
 from registry.settings import RegistrySettings
@@ -331,7 +331,7 @@ async def _notifications_resources(p: Platform) -> None:
     }
     async with p.client("notifications", "scope:notifications:broadcast") as b:
         r["broadcast"] = ok(await b.post("/broadcasts", json=r["broadcast_body"]), 201)["id"]
-    config = NotificationConfig(p.settings["notifications"])
+    config = NotificationsConfig.from_settings(p.settings["notifications"])
     r["unsubscribe_token"] = config.unsubscribe_url(r["cadre"], "email").rsplit("/", 1)[1]
 
 

@@ -1,13 +1,14 @@
-"""Composition root of the notifications service: settings -> runtime (DB, outbox, consumer) -> routes."""
+"""The one wiring point of the notifications service: settings -> config -> ServiceDefinition
+(routes, the consumer's handler table, the delivery worker)."""
 
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from notifications.config import NotificationConfig
-from notifications.delivery import delivery_worker
-from notifications.entrypoints.api import build_router
+from notifications.config import NotificationsConfig
 from notifications.entrypoints.consumers import event_handlers
+from notifications.entrypoints.jobs import JOBS
+from notifications.entrypoints.routes import ROUTERS
 from notifications.settings import NotificationsSettings
 from sikader_shared.clock import Clock, SystemClock
 from sikader_shared.service import ServiceDefinition, create_service_app
@@ -17,7 +18,7 @@ SERVICE_DIR = Path(__file__).resolve().parent.parent
 
 def definition(settings: NotificationsSettings | None = None, clock: Clock | None = None) -> ServiceDefinition:
     settings = settings or NotificationsSettings()
-    config = NotificationConfig(settings)
+    config = NotificationsConfig.from_settings(settings)
     return ServiceDefinition(
         name="notifications",
         title="sikader notifications",
@@ -25,9 +26,10 @@ def definition(settings: NotificationsSettings | None = None, clock: Clock | Non
         "subscriptions, deliveries with retries, consent and broadcasts.",
         settings=settings,
         service_dir=SERVICE_DIR,
-        routers=[build_router(config)],
+        config=config,
+        routers=ROUTERS,
         event_handlers=event_handlers(config),
-        background_jobs=[delivery_worker],
+        background_jobs=JOBS,
         clock=clock or SystemClock(),
     )
 

@@ -49,10 +49,10 @@ class Sender(Protocol):
 
 
 def _http_client(timeout: float) -> httpx.AsyncClient:
-    """One client per sender, for every send: building one costs about 40 ms of CPU (its TLS
-    context), which held a subscriber's lane to a few deliveries a second on a busy machine.
-    No keep-alive: each POST still opens its own connection, so a receiver that restarts or
-    closes idle connections fails no delivery."""
+    """One client per sender, for every send: building one builds a TLS context, CPU enough
+    to hold a subscriber's lane back if it were done for each delivery. No keep-alive: each
+    POST still opens its own connection, so a receiver that restarts or closes idle
+    connections fails no delivery."""
     return httpx.AsyncClient(timeout=timeout, follow_redirects=False, limits=httpx.Limits(max_keepalive_connections=0))
 
 

@@ -1,12 +1,16 @@
-"""Queries over the notifications tables (projections, deliveries, broadcasts)."""
+"""Queries over the notifications tables (projections, kept events, subscriptions,
+deliveries, broadcasts, opt-outs). The only module of the service that writes SQL."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -18,8 +22,15 @@ from notifications.adapters.tables import (
     DeliveryRow,
     OptOutRow,
     PosyanduRow,
+    ReceivedEventRow,
     SubscriptionRow,
 )
+from notifications.domain.deliveries import CADRE_RECIPIENTS
+from sikader_shared.clock import utc
+from sikader_shared.errors import Invalid
+from sikader_shared.paging import after_key
+
+# -- projections ------------------------------------------------------------------------------
 
 
 async def head_cadre_of(session: AsyncSession, posyandu_id: str | None) -> str | None:
@@ -53,10 +64,130 @@ async def contact_of(session: AsyncSession, cadre_id: str) -> ContactRow | None:
     return await session.get(ContactRow, cadre_id)
 
 
+async def active_cadres_in(
+    session: AsyncSession, kecamatan_codes: Sequence[str], kelurahan_codes: Sequence[str]
+) -> list[CadreRow]:
+    """Active cadres in any of the areas (all of them without an area), by id."""
+    query = select(CadreRow).where(col(CadreRow.status) == "active")
+    if kecamatan_codes or kelurahan_codes:
+        query = query.where(
+            col(CadreRow.kecamatan_code).in_(list(kecamatan_codes))
+            | col(CadreRow.kelurahan_code).in_(list(kelurahan_codes))
+        )
+    return list((await session.execute(query.order_by(col(CadreRow.cadre_id)))).scalars())
+
+
+# -- kept events ------------------------------------------------------------------------------
+
+
+async def is_event_kept(session: AsyncSession, event_id: str) -> bool:
+    known = select(col(ReceivedEventRow.seq)).where(col(ReceivedEventRow.event_id) == event_id)
+    return (await session.execute(known)).first() is not None
+
+
+async def kept_event(session: AsyncSession, event_id: str) -> ReceivedEventRow | None:
+    query = select(ReceivedEventRow).where(col(ReceivedEventRow.event_id) == event_id)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def kept_events(
+    session: AsyncSession, since: datetime, until: datetime | None, ce_types: Sequence[str]
+) -> list[ReceivedEventRow]:
+    """Kept events of the types from `since` (event time) up to `until`, in arrival order."""
+    query = select(ReceivedEventRow).where(
+        col(ReceivedEventRow.time) >= since, col(ReceivedEventRow.ce_type).in_(list(ce_types) or [""])
+    )
+    if until is not None:
+        query = query.where(col(ReceivedEventRow.time) < until)
+    return list((await session.execute(query.order_by(col(ReceivedEventRow.seq)))).scalars())
+
+
+# -- subscriptions ----------------------------------------------------------------------------
+
+
 async def subscriptions_for(session: AsyncSession, ce_type: str) -> list[SubscriptionRow]:
     # JSON containment differs between SQLite and PostgreSQL: filter the (few) rows in Python.
     rows: Sequence[SubscriptionRow] = (await session.execute(select(SubscriptionRow))).scalars().all()
     return [s for s in rows if ce_type in s.event_types]
+
+
+def created_key(row: SubscriptionRow | BroadcastRow) -> list[str]:
+    """The sort key of the subscription and broadcast lists, as a cursor holds it."""
+    return [utc(row.created_at).isoformat(), row.id]
+
+
+def _after_created(after: Sequence[Any] | None) -> tuple[datetime, str] | None:
+    if after is None:
+        return None
+    try:
+        created, row_id = after
+        return datetime.fromisoformat(created), str(row_id)
+    except (TypeError, ValueError) as exc:
+        raise Invalid("cursor is not one for this list", field="cursor") from exc
+
+
+async def subscriptions_of(
+    session: AsyncSession, client_id: str, after: Sequence[Any] | None, limit: int
+) -> list[SubscriptionRow]:
+    """A client's subscriptions, oldest first, after the (created_at, id) key of a cursor."""
+    order = (col(SubscriptionRow.created_at), col(SubscriptionRow.id))
+    query = select(SubscriptionRow).where(col(SubscriptionRow.client_id) == client_id)
+    keyset = after_key(order, _after_created(after))
+    if keyset is not None:
+        query = query.where(keyset)
+    return list((await session.execute(query.order_by(*order).limit(limit))).scalars())
+
+
+# -- deliveries -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeliveryFilter:
+    subscription_id: str | None = None
+    source_event_id: str | None = None
+    recipient_type: str | None = None
+    status: str | None = None
+
+
+def delivery_key(row: DeliveryRow) -> list[int]:
+    """The sort key of the delivery lists, as a cursor holds it."""
+    assert row.id is not None
+    return [row.id]
+
+
+async def deliveries(
+    session: AsyncSession, where: DeliveryFilter, *, after: Sequence[Any] | None, offset: int, limit: int
+) -> list[DeliveryRow]:
+    """Deliveries in id order: after a cursor's key, or from `offset` (the older form)."""
+    query = select(DeliveryRow)
+    for name in ("subscription_id", "source_event_id", "recipient_type", "status"):
+        value = getattr(where, name)
+        if value:
+            query = query.where(col(getattr(DeliveryRow, name)) == value)
+    if after is not None:
+        if len(after) != 1 or not isinstance(after[0], int) or isinstance(after[0], bool):
+            raise Invalid("cursor is not one for this list", field="cursor")
+        query = query.where(col(DeliveryRow.id) > after[0])
+    elif offset:
+        query = query.offset(offset)
+    return list((await session.execute(query.order_by(col(DeliveryRow.id)).limit(limit))).scalars())
+
+
+async def pending_deliveries_of_subscription(session: AsyncSession, subscription_id: str) -> list[DeliveryRow]:
+    query = select(DeliveryRow).where(
+        col(DeliveryRow.subscription_id) == subscription_id, col(DeliveryRow.status) == "pending"
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def pending_cadre_messages(session: AsyncSession, cadre_id: str, channel: str) -> list[DeliveryRow]:
+    query = select(DeliveryRow).where(
+        col(DeliveryRow.recipient_type).in_(CADRE_RECIPIENTS),
+        col(DeliveryRow.recipient_id) == cadre_id,
+        col(DeliveryRow.channel) == channel,
+        col(DeliveryRow.status) == "pending",
+    )
+    return list((await session.execute(query)).scalars())
 
 
 async def due_heads(session: AsyncSession, now: datetime, limit: int, lane: str | None = None) -> list[tuple[int, str]]:
@@ -88,6 +219,26 @@ async def due_heads(session: AsyncSession, now: datetime, limit: int, lane: str 
     return [(int(r[0]), str(r[1])) for r in rows]
 
 
+async def claim_attempt(
+    session: AsyncSession, delivery_id: int, attempts_seen: int, now: datetime, lease: timedelta
+) -> bool:
+    """Count the attempt and lease the row, only if no other worker did since it was read:
+    two workers never make the same attempt."""
+    claimed = await session.execute(
+        update(DeliveryRow)
+        .where(
+            col(DeliveryRow.id) == delivery_id,
+            col(DeliveryRow.status) == "pending",
+            col(DeliveryRow.attempts) == attempts_seen,
+        )
+        .values(attempts=attempts_seen + 1, last_attempt_at=now, next_attempt_at=now + lease)
+    )
+    return getattr(claimed, "rowcount", 0) == 1
+
+
+# -- broadcasts -------------------------------------------------------------------------------
+
+
 async def status_counts(session: AsyncSession, *where: Any) -> dict[str, int]:
     rows = (
         await session.execute(
@@ -99,9 +250,42 @@ async def status_counts(session: AsyncSession, *where: Any) -> dict[str, int]:
     return counts
 
 
+async def broadcast_progress(session: AsyncSession, broadcast_id: str) -> dict[str, int]:
+    """A broadcast's messages by state."""
+    return await status_counts(session, col(DeliveryRow.broadcast_id) == broadcast_id)
+
+
 async def finished_broadcasts(session: AsyncSession) -> Sequence[BroadcastRow]:
     pending = select(col(DeliveryRow.id)).where(
         col(DeliveryRow.broadcast_id) == BroadcastRow.id, col(DeliveryRow.status) == "pending"
     )
     result = await session.execute(select(BroadcastRow).where(col(BroadcastRow.status) == "sending", ~exists(pending)))
     return result.scalars().all()
+
+
+async def broadcasts_of(
+    session: AsyncSession, client_id: str, after: Sequence[Any] | None, limit: int
+) -> list[BroadcastRow]:
+    """A client's broadcasts, oldest first, after the (created_at, id) key of a cursor."""
+    order = (col(BroadcastRow.created_at), col(BroadcastRow.id))
+    query = select(BroadcastRow).where(col(BroadcastRow.client_id) == client_id)
+    keyset = after_key(order, _after_created(after))
+    if keyset is not None:
+        query = query.where(keyset)
+    return list((await session.execute(query.order_by(*order).limit(limit))).scalars())
+
+
+# -- consent ----------------------------------------------------------------------------------
+
+
+async def add_opt_out(session: AsyncSession, cadre_id: str, channel: str, at: datetime) -> bool:
+    """Insert-if-absent in one statement: two clicks at once (or a mail scanner fetching the
+    link as the cadre clicks it) must both succeed, not race into a duplicate key (500).
+    True when this call added it."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    added = await session.execute(
+        insert(OptOutRow.__table__)  # type: ignore[attr-defined]
+        .values(cadre_id=cadre_id, channel=channel, at=at)
+        .on_conflict_do_nothing()
+    )
+    return bool(getattr(added, "rowcount", 0))

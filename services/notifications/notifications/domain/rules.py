@@ -1,5 +1,5 @@
 """Routing rules as data: which event notifies whom, through which channel, with which
-template. The defaults live in `notifications/rules.json`; an operator can point
+template. The defaults live in `notifications/data/rules.json`; an operator can point
 `SIKADER_NOTIFICATIONS_RULES_FILE` at another file of the same shape."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ RecipientKind = Literal["cadre", "head_cadre", "puskesmas", "opd_inbox"]
 MessageChannel = Literal["email", "sms", "whatsapp"]
 Language = Literal["id", "en"]
 
-DEFAULT_RULES_FILE = Path(__file__).resolve().parent.parent / "rules.json"
+DEFAULT_RULES_FILE = Path(__file__).resolve().parent.parent / "data" / "rules.json"
 
 
 class Rule(BaseModel):

@@ -1,5 +1,5 @@
-"""Message texts: Jinja2 templates in Indonesian (`templates/id/`), English where an OPD
-inbox asks for it (`templates/en/`, falling back to Indonesian). Each template defines three
+"""Message texts: Jinja2 templates in Indonesian (`data/templates/id/`), English where an OPD
+inbox asks for it (`data/templates/en/`, falling back to Indonesian). Each template defines three
 blocks: `subject` (email subject), `body` (email text) and `short` (SMS / WhatsApp text)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined,
 
 from sikader_shared.clock import WITA
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "data" / "templates"
 
 BULAN = (
     "Januari",

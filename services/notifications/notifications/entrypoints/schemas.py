@@ -5,8 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
+from sikader_shared.clock import utc
+
+# A time read back from the database, answered as aware UTC (SQLite drops the zone).
+UtcDatetime = Annotated[datetime, AfterValidator(utc)]
 KecamatanCode = Annotated[str, StringConstraints(pattern=r"^\d{2}\.\d{2}\.\d{2}$")]
 KelurahanCode = Annotated[str, StringConstraints(pattern=r"^\d{2}\.\d{2}\.\d{2}\.\d{4}$")]
 MessageChannel = Literal["email", "sms", "whatsapp"]
@@ -42,6 +57,7 @@ class SubscriptionCreate(BaseModel):
 
 class SubscriptionPublic(BaseModel):
     model_config = ConfigDict(
+        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {
@@ -57,7 +73,7 @@ class SubscriptionPublic(BaseModel):
                     "updated_at": "2026-12-01T02:00:00Z",
                 }
             ]
-        }
+        },
     )
 
     id: str
@@ -68,8 +84,8 @@ class SubscriptionPublic(BaseModel):
     kecamatan_codes: list[str]
     kelurahan_codes: list[str]
     status: Literal["active", "paused"]
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
 
 
 class SubscriptionDeleted(BaseModel):
@@ -86,6 +102,7 @@ class DeliveryPublic(BaseModel):
     """One delivery. Recipients are named by id, never by address."""
 
     model_config = ConfigDict(
+        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {
@@ -106,7 +123,7 @@ class DeliveryPublic(BaseModel):
                     "failed_at": None,
                 }
             ]
-        }
+        },
     )
 
     notification_id: str
@@ -120,10 +137,21 @@ class DeliveryPublic(BaseModel):
     status: Literal["pending", "delivered", "failed", "skipped"]
     attempts: int
     last_error: str | None
-    next_attempt_at: datetime | None
-    created_at: datetime
-    delivered_at: datetime | None
-    failed_at: datetime | None
+    next_attempt_at: UtcDatetime | None  # only while pending
+    created_at: UtcDatetime
+    delivered_at: UtcDatetime | None
+    failed_at: UtcDatetime | None
+
+    @field_validator("replay_id", mode="before")
+    @classmethod
+    def _first_delivery_has_no_replay(cls, value: str | None) -> str | None:
+        return value or None  # stored as "" (a unique key part), shown as null
+
+    @model_validator(mode="after")
+    def _next_attempt_only_while_pending(self) -> DeliveryPublic:
+        if self.status != "pending":
+            self.next_attempt_at = None
+        return self
 
 
 class RedeliverRequest(BaseModel):
@@ -240,11 +268,11 @@ class BroadcastPublic(BaseModel):
     status: Literal["sending", "completed"]
     progress: dict[str, int] = Field(description="Messages by state, now")
     tally: dict[str, int] | None = Field(description="Final counts, once completed")
-    created_at: datetime
-    completed_at: datetime | None
+    created_at: UtcDatetime
+    completed_at: UtcDatetime | None
 
 
-class RulesView(BaseModel):
+class RulesPublic(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [

@@ -1,0 +1,149 @@
+"""Background jobs: the delivery worker. It attempts due deliveries, each recipient in its
+own lane so a slow or dead subscriber delays nobody else, each aggregate's events in order
+per recipient. An attempt is claimed and recorded by handlers.deliveries; the send happens
+here in between, outside any transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from datetime import timedelta
+
+from notifications.adapters import repository as repo
+from notifications.adapters.channels import DeliveryFailed, Sender, build_senders
+from notifications.config import NotificationsConfig
+from notifications.handlers.broadcasts import complete_broadcasts
+from notifications.handlers.deliveries import Attempt, record_attempt, start_attempt
+from sikader_shared.service import BackgroundJob, ServiceRuntime
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        runtime: ServiceRuntime,
+        senders: dict[str, Sender] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.config: NotificationsConfig = runtime.config
+        self.settings = self.config.settings
+        self.senders = senders or build_senders(self.settings)
+        self.rng = rng or random.Random()
+        self._slots = asyncio.Semaphore(self.settings.worker_concurrency)
+        self._in_flight: dict[str, asyncio.Task[None]] = {}
+        timeouts = (self.settings.webhook_timeout_s, self.settings.smtp_timeout_s, self.settings.gateway_timeout_s)
+        self.lease = timedelta(seconds=max(timeouts) + 60)
+
+    # -- loop -------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        try:
+            while not stop.is_set():
+                try:
+                    await self.tick(wait=False)
+                except Exception:
+                    log.exception("delivery tick failed")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.settings.worker_poll_s)
+        finally:
+            tasks = list(self._in_flight.values())
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def tick(self, wait: bool = True) -> int:
+        """Start a lane task for every recipient with a due delivery (skipping lanes still
+        busy from an earlier tick); with `wait`, return once they are done. Returns the
+        number of lanes started."""
+        await self.complete_broadcasts()
+        async with self.runtime.sessions() as session:
+            heads = await repo.due_heads(session, self.runtime.clock.now(), self.settings.worker_batch)
+        lanes = [lane for lane in dict.fromkeys(lane for _, lane in heads) if lane not in self._in_flight]
+        tasks = []
+        for lane in lanes:
+            task = asyncio.create_task(self._lane(lane), name=f"lane:{lane}")
+            self._in_flight[lane] = task
+            task.add_done_callback(self._forget(lane))
+            tasks.append(task)
+        if wait and tasks:
+            await asyncio.gather(*tasks)
+        return len(lanes)
+
+    async def drain(self) -> None:
+        """Wait for every lane task still running (from ticks that did not wait)."""
+        while self._in_flight:
+            await asyncio.gather(*list(self._in_flight.values()), return_exceptions=True)
+
+    def _forget(self, lane: str) -> Callable[[asyncio.Task[None]], None]:
+        def done(_task: asyncio.Task[None]) -> None:
+            self._in_flight.pop(lane, None)
+
+        return done
+
+    async def _lane(self, lane: str) -> None:
+        async with self._slots:
+            while True:
+                async with self.runtime.sessions() as session:
+                    heads = await repo.due_heads(session, self.runtime.clock.now(), self.settings.worker_batch, lane)
+                if not heads:
+                    return
+                progressed = False
+                for delivery_id, _ in heads:
+                    try:
+                        progressed |= await self.attempt(delivery_id)
+                    except Exception:
+                        log.exception("delivery attempt crashed", extra={"delivery": delivery_id})
+                if not progressed:
+                    return
+
+    async def complete_broadcasts(self) -> None:
+        async with self.runtime.uow() as uow:
+            if await complete_broadcasts(uow):
+                await uow.commit()
+
+    # -- one attempt ------------------------------------------------------------------------
+
+    async def attempt(self, delivery_id: int) -> bool:
+        """Attempt one delivery if it is still due. True when its state moved on."""
+        async with self.runtime.uow() as uow:
+            moved, attempt = await start_attempt(uow, self.config, delivery_id, self.lease)
+            await uow.commit()
+        if attempt is None:
+            return moved
+        error, permanent = await self._send(attempt)
+        rand = self.rng.random() if error is not None and not permanent else 0.0
+        # Outcome events carry the source event's correlation id and name it as their cause.
+        async with self.runtime.uow(correlation_id=attempt.correlation_id, causation_id=attempt.cause) as uow:
+            await record_attempt(uow, self.config, attempt, error, permanent, rand)
+            await uow.commit()
+        return True
+
+    async def _send(self, attempt: Attempt) -> tuple[str | None, bool]:
+        """(error, permanent) of sending the attempt's message; (None, False) when accepted."""
+        if attempt.problem is not None:
+            return attempt.problem.reason, attempt.problem.permanent
+        assert attempt.message is not None
+        try:
+            sender = self.senders[attempt.channel]
+            await asyncio.wait_for(sender.send(attempt.message), self.lease.total_seconds() - 30)
+        except DeliveryFailed as exc:
+            return exc.reason, exc.permanent
+        except TimeoutError:
+            return f"{attempt.channel} timed out", False
+        return None, False
+
+
+async def delivery_worker(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
+    """Attempt due deliveries until the service stops (off with worker_enabled=false)."""
+    config: NotificationsConfig = runtime.config
+    if not config.settings.worker_enabled:
+        return
+    await DeliveryWorker(runtime).run(stop)
+
+
+JOBS: list[BackgroundJob] = [delivery_worker]

@@ -1,0 +1,320 @@
+"""Deliveries: a new delivery's row and first state, and the two ends of one attempt (the
+worker in entrypoints/jobs.py sends in between, outside any transaction).
+
+One attempt: (1) `start_attempt` claims the row in a short transaction (attempts + 1, a
+lease in next_attempt_at, guarded by the attempts count seen, so two workers never send the
+same attempt); (2) the worker sends; (3) `record_attempt` stores the outcome and emits
+NotificationDelivered / NotificationFailed in one transaction. A crash between (2) and (3)
+means the lease runs out and the message is attempted again: attempted at least once,
+recorded as delivered at most once."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from notifications.adapters import repository as repo
+from notifications.adapters.channels import OutgoingMessage
+from notifications.adapters.tables import (
+    BroadcastRow,
+    CadreRow,
+    DeliveryRow,
+    PosyanduRow,
+    ReceivedEventRow,
+    SubscriptionRow,
+)
+from notifications.config import NotificationsConfig
+from notifications.domain.deliveries import (
+    CADRE_RECIPIENTS,
+    Contact,
+    NewMessage,
+    attempt_outcome,
+    missing_address,
+    new_message,
+)
+from notifications.domain.schedule import QUIET_CHANNELS
+from notifications.domain.templates import TemplateError
+from sikader_shared.clock import utc
+from sikader_shared.crypto import FieldCipherError
+from sikader_shared.events import NotificationDelivered, NotificationFailed
+from sikader_shared.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+DeliveryFilter = repo.DeliveryFilter  # what the delivery log may be filtered by
+
+
+class Skip(Exception):
+    """Nothing to send, by design (unsubscribed, no address of that kind, deleted subscription)."""
+
+
+class Undeliverable(Exception):
+    """Cannot be sent now (contact details not received yet, template error): counts as a
+    failed attempt; `permanent` gives up at once."""
+
+    def __init__(self, reason: str, permanent: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+
+
+def new_delivery(
+    *,
+    source_key: str,
+    recipient_type: str,
+    recipient_id: str,
+    channel: str,
+    lane: str,
+    aggregate_key: str,
+    seq: int,
+    now: datetime,
+    **extra: Any,
+) -> DeliveryRow:
+    return DeliveryRow(
+        notification_id=str(uuid.uuid4()),
+        source_key=source_key,
+        recipient_type=recipient_type,
+        recipient_id=recipient_id,
+        channel=channel,
+        lane=lane,
+        aggregate_key=aggregate_key,
+        seq=seq,
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+        **extra,
+    )
+
+
+async def new_message_state(
+    uow: UnitOfWork, config: NotificationsConfig, recipient_type: str, recipient_id: str, channel: str, now: datetime
+) -> NewMessage:
+    """Status, reason and first attempt time of a new message to a recipient (the domain
+    decides from the opt-outs and the contact details known)."""
+    opted_out, contact = False, None
+    if recipient_type in CADRE_RECIPIENTS:
+        opted_out = await repo.is_opted_out(uow.session, recipient_id, channel)
+        row = None if opted_out else await repo.contact_of(uow.session, recipient_id)
+        contact = Contact(row.email_enc, row.phone_enc) if row is not None else None
+    return new_message(recipient_type, channel, opted_out, contact, config.quiet_hours, now)
+
+
+# -- one attempt ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A claimed attempt: the message to send, or the problem that counts as its failure."""
+
+    delivery_id: int
+    number: int
+    channel: str
+    message: OutgoingMessage | None
+    problem: Undeliverable | None
+    correlation_id: str | None
+    cause: str | None
+
+
+async def start_attempt(
+    uow: UnitOfWork, config: NotificationsConfig, delivery_id: int, lease: timedelta
+) -> tuple[bool, Attempt | None]:
+    """Claim one delivery if it is still due: (its state moved on, the attempt to make).
+    SMS / WhatsApp in quiet hours are put off; a message with nothing to send is skipped."""
+    now = uow.clock.now()
+    row = await uow.session.get(DeliveryRow, delivery_id)
+    if row is None or row.status != "pending" or utc(row.next_attempt_at) > now:
+        return False, None
+    if row.channel in QUIET_CHANNELS and config.quiet_hours.is_quiet(now):
+        row.next_attempt_at = config.quiet_hours.next_allowed(now)
+        uow.session.add(row)
+        return False, None
+    message: OutgoingMessage | None = None
+    problem: Undeliverable | None = None
+    correlation: str | None = None
+    try:
+        message, correlation = await compose(uow, config, row)
+    except Skip as skip:
+        row.status, row.last_error = "skipped", str(skip)
+        uow.session.add(row)
+        return True, None
+    except Undeliverable as exc:
+        problem = exc
+    seen = row.attempts
+    if not await repo.claim_attempt(uow.session, delivery_id, seen, now, lease):
+        return False, None
+    return True, Attempt(delivery_id, seen + 1, row.channel, message, problem, correlation, row.source_event_id)
+
+
+async def record_attempt(
+    uow: UnitOfWork, config: NotificationsConfig, attempt: Attempt, error: str | None, permanent: bool, rand: float
+) -> None:
+    """Store the outcome of a sent (or failed) attempt: delivered, retried later or given up,
+    with the outcome event. Nothing when the lease ran out and another attempt took over."""
+    row = await uow.session.get(DeliveryRow, attempt.delivery_id)
+    if row is None or row.status != "pending" or row.attempts != attempt.number:
+        return
+    settings = config.settings
+    outcome = attempt_outcome(attempt.number, error, permanent, settings.retry_schedule_s, settings.retry_jitter, rand)
+    now = uow.clock.now()
+    common: dict[str, Any] = {
+        "notification_id": row.notification_id,
+        "source_event_id": row.source_event_id,
+        "source_event_type": row.source_event_type,
+        "channel": row.channel,
+        "recipient_type": row.recipient_type,
+        "recipient_id": row.recipient_id,
+        "subscription_id": row.subscription_id,
+        "broadcast_id": row.broadcast_id,
+        "template": row.template,
+        "attempts": attempt.number,
+    }
+    if outcome.status == "delivered":
+        row.status, row.delivered_at, row.last_error = "delivered", now, None
+        uow.emit(NotificationDelivered(**common, delivered_at=now))
+    elif outcome.status == "failed":
+        row.status, row.failed_at, row.last_error = "failed", now, outcome.reason
+        uow.emit(NotificationFailed(**common, reason=outcome.reason or "", failed_at=now))
+    else:
+        row.last_error = outcome.reason
+        row.next_attempt_at = now + timedelta(seconds=outcome.retry_in_s or 0.0)
+        log.info(
+            "delivery attempt failed; will retry",
+            extra={"notification_id": row.notification_id, "reason": outcome.reason, "retry_in_s": outcome.retry_in_s},
+        )
+    uow.session.add(row)
+
+
+# -- composing --------------------------------------------------------------------------------
+
+
+async def compose(uow: UnitOfWork, config: NotificationsConfig, row: DeliveryRow) -> tuple[OutgoingMessage, str | None]:
+    """The message of a delivery and the correlation id of the event it is about."""
+    received = await repo.kept_event(uow.session, row.source_event_id) if row.source_event_id else None
+    correlation = received.headers.get("ce_correlationid") if received else None
+    if row.channel == "webhook":
+        return await _webhook(uow, row, received), correlation
+    settings = config.settings
+    gateways = {"sms": settings.sms_gateway_url, "whatsapp": settings.whatsapp_gateway_url}
+    if row.channel in gateways and not gateways[row.channel]:
+        raise Skip(f"no {row.channel} gateway configured")
+    to, label = await _address(uow, config, row)
+    context = await _context(uow, config, row, received, label)
+    try:
+        text = config.templates.render(row.template or "", row.language, context)
+    except TemplateError as exc:
+        raise Undeliverable(str(exc), permanent=True) from exc
+    if row.channel != "email":
+        return OutgoingMessage(row.notification_id, row.channel, to, text=text.short), correlation
+    headers = {}
+    if context.get("unsubscribe_url"):
+        headers["List-Unsubscribe"] = f"<{context['unsubscribe_url']}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058: POST, never GET
+    message = OutgoingMessage(row.notification_id, "email", to, subject=text.subject, text=text.body, headers=headers)
+    return message, correlation
+
+
+async def _webhook(uow: UnitOfWork, row: DeliveryRow, received: ReceivedEventRow | None) -> OutgoingMessage:
+    """The kept CloudEvent, byte for byte, with its ce-* headers, to the subscription's URL."""
+    sub = await uow.session.get(SubscriptionRow, row.subscription_id or "")
+    if sub is None:
+        raise Skip("subscription deleted")
+    if received is None:
+        raise Undeliverable("source event not kept", permanent=True)
+    headers = {f"ce-{k[3:]}": v for k, v in received.headers.items() if k.startswith("ce_")}
+    body = received.payload.encode("utf-8")
+    return OutgoingMessage(row.notification_id, "webhook", sub.url, body=body, headers=headers, secret=sub.secret)
+
+
+async def _address(uow: UnitOfWork, config: NotificationsConfig, row: DeliveryRow) -> tuple[str, str]:
+    """The recipient's address (decrypted only here, only for this send) and a label."""
+    if row.recipient_type in CADRE_RECIPIENTS:
+        return await _cadre_address(uow, config, row)
+    if row.recipient_type == "puskesmas":
+        mailbox = config.settings.puskesmas_inboxes.get(row.recipient_id)
+        if not mailbox:
+            raise Skip("no mailbox configured for this Puskesmas")
+        return mailbox, row.recipient_id
+    if row.recipient_type == "opd_inbox":
+        inbox = next((i for i in config.inboxes if i.id == row.recipient_id), None)
+        if inbox is None:
+            raise Skip("OPD inbox no longer configured")
+        return inbox.email, inbox.id.upper()
+    raise Undeliverable(f"unknown recipient type {row.recipient_type}", permanent=True)
+
+
+async def _cadre_address(uow: UnitOfWork, config: NotificationsConfig, row: DeliveryRow) -> tuple[str, str]:
+    if await repo.is_opted_out(uow.session, row.recipient_id, row.channel):
+        raise Skip("unsubscribed")
+    contact = await repo.contact_of(uow.session, row.recipient_id)
+    if contact is None:
+        raise Undeliverable("no contact details received for this cadre yet")
+    token = Contact(contact.email_enc, contact.phone_enc).token_for(row.channel)
+    if token is None:
+        raise Skip(missing_address(row.channel))
+    if config.cipher is None:  # no contact key: the message waits for one (SIKADER_CONTACT_KEY)
+        raise Undeliverable("no contact key configured")
+    try:
+        address = config.cipher.decrypt(token)
+    except FieldCipherError as exc:
+        raise Undeliverable("contact details do not decrypt with the configured key") from exc
+    cadre = await uow.session.get(CadreRow, row.recipient_id)
+    return str(address), (cadre.name if cadre and cadre.name else "Kader")
+
+
+async def _context(
+    uow: UnitOfWork, config: NotificationsConfig, row: DeliveryRow, received: ReceivedEventRow | None, label: str
+) -> dict[str, Any]:
+    session = uow.session
+    payload: dict[str, Any] = json.loads(received.payload) if received else {}
+    cadre_id = payload.get("cadre_id") or (row.recipient_id if row.broadcast_id else None)
+    cadre = await session.get(CadreRow, cadre_id) if cadre_id else None
+    posyandu_id = payload.get("posyandu_id") or (cadre.posyandu_id if cadre else None)
+    posyandu = await session.get(PosyanduRow, posyandu_id) if posyandu_id else None
+    context: dict[str, Any] = {
+        "event": payload,
+        "event_type": row.source_event_type,
+        "cadre_name": (cadre.name if cadre else None) or payload.get("cadre_name"),
+        "posyandu_name": (posyandu.name if posyandu else None) or payload.get("name"),
+        "recipient_type": row.recipient_type,
+        "recipient_label": label,
+        "signature": config.settings.signature,
+        "unsubscribe_url": None,
+        "title": "",
+        "message": "",
+    }
+    if row.recipient_type in CADRE_RECIPIENTS:
+        context["unsubscribe_url"] = config.unsubscribe_url(row.recipient_id, row.channel)
+    if row.broadcast_id:
+        broadcast = await session.get(BroadcastRow, row.broadcast_id)
+        if broadcast is None:
+            raise Skip("broadcast removed")
+        context.update(title=broadcast.title, message=broadcast.message)
+    return context
+
+
+# -- the delivery log -------------------------------------------------------------------------
+
+
+def page_key(row: DeliveryRow) -> list[int]:
+    """The delivery lists' sort key of a row, as a cursor holds it."""
+    return repo.delivery_key(row)
+
+
+async def list_deliveries(
+    session: AsyncSession,
+    where: DeliveryFilter,
+    *,
+    after: Sequence[Any] | None,
+    offset: int,
+    limit: int,
+) -> list[DeliveryRow]:
+    """Every delivery (cadres, head cadres, Puskesmas, OPD inboxes, subscriptions), oldest first."""
+    return await repo.deliveries(session, where, after=after, offset=offset, limit=limit)
