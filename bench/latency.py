@@ -44,7 +44,7 @@ from bench.common import (
     table,
     use_postgres,
 )
-from registry.domain.wilayah import load_wilayah
+from registry.adapters.wilayah_file import load_wilayah
 from sikader_shared import topics
 from sikader_shared.clock import WITA
 from sikader_shared.kafka import ensure_topics

@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "shared"), str(ROOT / "services" / "registry")]
 
 from bench.common import FLOWERS, csv_bytes  # noqa: E402
+from registry.adapters.wilayah_file import load_wilayah  # noqa: E402
 from registry.app import definition  # noqa: E402
-from registry.domain.wilayah import load_wilayah  # noqa: E402
 from registry.entrypoints.import_cli import progress_bar, upload  # noqa: E402
 from registry.settings import RegistrySettings  # noqa: E402
 from sikader_shared.auth import issue_key  # noqa: E402

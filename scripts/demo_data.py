@@ -13,9 +13,9 @@ from typing import Any
 
 import httpx
 
-from certification.demo import load_demo as certification_demo
-from incentives.demo import load_demo as incentives_demo
-from registry.demo import load_demo as registry_demo
+from certification.entrypoints.demo import load_demo as certification_demo
+from incentives.entrypoints.demo import load_demo as incentives_demo
+from registry.entrypoints.demo import load_demo as registry_demo
 from sikader_shared.clock import WITA
 
 

@@ -49,7 +49,7 @@ from typing import Any
 import httpx
 import pytest
 
-from registry.domain.wilayah import load_wilayah
+from registry.adapters.wilayah_file import load_wilayah
 from sikader_shared import topics
 from sikader_shared.clock import WITA
 from sikader_shared.local_kafka import KafkaNode, KafkaUnavailable, LocalKafka

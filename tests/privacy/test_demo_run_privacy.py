@@ -59,9 +59,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 from sqlalchemy import text
 
-from certification.demo import load_demo as certification_demo
-from incentives.demo import load_demo as incentives_demo
-from registry.demo import load_demo as registry_demo
+from certification.entrypoints.demo import load_demo as certification_demo
+from incentives.entrypoints.demo import load_demo as incentives_demo
+from registry.entrypoints.demo import load_demo as registry_demo
 from sikader_shared import topics
 from sikader_shared.clock import WITA
 from sikader_shared.crypto import FieldCipher, FieldCipherError

@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from registry.adapters.tables import CadreRecord
+from registry.adapters.tables import CadreRow
 from sikader_shared import topics
 from sikader_shared.crypto import FieldCipher
 from sikader_shared.db import AuditRecord, OutboxRecord, PiiReadRecord
@@ -67,7 +67,7 @@ async def test_cadre_register_mask_pii_log_and_private_events(registry: Registry
         assert bad["phone"].json()["errors"][0]["loc"] == ["body", "phone"]
         assert bad["kelurahan"].json()["errors"][0]["loc"] == ["body", "kelurahan_code"]
         assert bad["posyandu"].json()["errors"][0]["loc"] == ["body", "posyandu_id"]
-        assert await registry.count(CadreRecord) == 0 and await registry.count(OutboxRecord) == outbox_before
+        assert await registry.count(CadreRow) == 0 and await registry.count(OutboxRecord) == outbox_before
 
         r = await w.post("/cadres", json={**SITI, "posyandu_id": melati})
         assert r.status_code == 201, r.text
@@ -75,7 +75,7 @@ async def test_cadre_register_mask_pii_log_and_private_events(registry: Registry
         # A key without registry:pii sees masked personal data.
         assert siti["nik"] == "**************01" and siti["phone"] == "+62*********90" and siti["pii_masked"]
         assert siti["email"] == "***@***" and siti["address"] == "***"
-        assert siti["birth_date"] is None and siti["birth_year"] == int(SITI["birth_date"][:4])
+        assert siti["birth_date"] is None and siti["birth_year"] == int(str(SITI["birth_date"])[:4])
         assert siti["payment"] == {
             "method": "bank",
             "bank": "BPD_KALTIMTARA",
@@ -121,7 +121,7 @@ async def test_cadre_register_mask_pii_log_and_private_events(registry: Registry
     assert full["payment"]["account_number"] == "0012345678" and full["payment"]["account_holder"] == "Siti Aminah"
     assert [c["id"] for c in found["items"]] == [siti["id"]] and not found["items"][0]["pii_masked"]
     async with registry.runtime.sessions() as session:
-        logged = list((await session.execute(select(PiiReadRecord).order_by(PiiReadRecord.id))).scalars())  # type: ignore[arg-type]
+        logged = list((await session.execute(select(PiiReadRecord).order_by(PiiReadRecord.id))).scalars())
     assert [(x.actor_client, x.entity_id) for x in logged] == [("dinsos-pii", siti["id"])] * 2
     assert logged[0].fields == ["nik", "phone", "email", "address", "payment"]
     assert logged[0].route == f"GET /cadres/{siti['id']}"

@@ -4,12 +4,13 @@ closure, CSV files, wilayah data."""
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
-from registry.config import RegistryConfig, Unavailable
+from registry.adapters.wilayah_file import load_wilayah
+from registry.config import RegistryConfig
 from registry.domain import cadre as cadre_rules
 from registry.domain.csvfiles import CsvFileError, parse_cadres, parse_posyandu
 from registry.domain.errors import FieldError, RuleViolation
@@ -22,10 +23,19 @@ from registry.domain.identity import (
     nik_hash,
     normalise_phone,
 )
-from registry.domain.posyandu import VerificationState, check_closure, check_decision, normalise_name
-from registry.domain.wilayah import WilayahError, load_wilayah, parse_wilayah
+from registry.domain.posyandu import (
+    VerificationState,
+    VerifiedFacts,
+    check_closure,
+    check_decision,
+    decide_verification,
+    normalise_name,
+)
+from registry.domain.wilayah import WilayahError, parse_wilayah
 from registry.settings import RegistrySettings
 from sikader_shared.crypto import new_key
+from sikader_shared.errors import Unavailable
+from sikader_shared.events import PosyanduFacilityRejected, PosyanduFacilityVerified
 
 
 def nik(birth: date, sex: str, region: str = "647101", serial: int = 1) -> str:
@@ -324,3 +334,28 @@ def test_nik_region_is_configurable() -> None:
 def test_inconsistent_wilayah_file_is_refused() -> None:
     with pytest.raises(WilayahError, match="not under"):
         parse_wilayah({"region_code": "64.71", "kecamatan": [{"code": "64.72.01", "name": "X", "kelurahan": []}]})
+
+
+def test_decisions_come_back_as_the_events_they_raise() -> None:
+    place = cadre_rules.CadrePlace("c1", "64.71.06.1002", "64.71.06", "p1")
+    on = date(2026, 10, 31)
+    event = cadre_rules.deactivation("active", place, "moved away", on)
+    assert (event.cadre_id, event.posyandu_id, event.reason, event.effective_on) == ("c1", "p1", "moved away", on)
+    with pytest.raises(FieldError, match="needs a reason"):
+        cadre_rules.deactivation("active", place, None, on)
+    with pytest.raises(RuleViolation):
+        cadre_rules.reactivation("active", place, None, on)
+    assert cadre_rules.reactivation("inactive", place, None, on).effective_on == on
+
+    state = VerificationState(status="active", verification_status="PENDING", has_assessment=True, has_sk=True)
+    facts = VerifiedFacts("p1", "64.71.06.1002", "64.71.06", "Posyandu Melati", "a1", "resident_house")
+    at = datetime(2026, 11, 5, 3, tzinfo=UTC)
+    verified = decide_verification(state, facts, "VERIFIED", None, "on site", "dinkes", at)
+    assert isinstance(verified, PosyanduFacilityVerified) and (verified.verified_by, verified.note) == (
+        "dinkes",
+        "on site",
+    )
+    rejected = decide_verification(state, facts, "REJECTED", "no scales", None, "dinkes", at)
+    assert isinstance(rejected, PosyanduFacilityRejected) and rejected.assessment_id == "a1"
+    with pytest.raises(FieldError, match="needs a reason"):
+        decide_verification(state, facts, "REJECTED", " ", None, "dinkes", at)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from registry.adapters.tables import CadreRecord, FacilityAssessmentRecord, PosyanduRecord
-from registry.demo import load_demo
+from registry.adapters.tables import CadreRow, FacilityAssessmentRow, PosyanduRow
+from registry.entrypoints.demo import load_demo
 from sikader_shared import topics
 from sikader_shared.db import OutboxRecord
 from sikader_shared.testing.kafka import headers_of, read_topic, wait_for
@@ -48,7 +48,7 @@ async def test_csv_import_reports_rows_registers_once_and_refuses_malformed_file
         again = (await w.post("/posyandu/import", content=POSYANDU_CSV, headers={"Content-Type": "text/csv"})).json()
         assert (again["registered"], again["already_registered"]) == (0, 2)
         assert {e["posyandu_id"] for e in again["existing"]} == {x["posyandu_id"] for x in report["registered_ids"]}
-        assert await registry.count(PosyanduRecord) == 2 and await registry.count(FacilityAssessmentRecord) == 1
+        assert await registry.count(PosyanduRow) == 2 and await registry.count(FacilityAssessmentRow) == 1
         melati = (await w.get("/posyandu", params={"name": "melati"})).json()["items"][0]
         assert melati["facility_status"] == "resident_house" and melati["institution"]["sk_number"] == "188.4/12"
 
@@ -87,7 +87,7 @@ async def test_csv_import_reports_rows_registers_once_and_refuses_malformed_file
         ).json()
         assert (again["registered"], again["already_registered"], again["rejected"]) == (1, 3, 0)
         assert again["existing"][0] == {"line": 2, "cadre_id": siti_id}
-        assert await registry.count(CadreRecord) == 4
+        assert await registry.count(CadreRow) == 4
 
         # Not a CSV of the documented columns: 4xx and nothing changes.
         outbox = await registry.count(OutboxRecord)
@@ -106,7 +106,7 @@ async def test_csv_import_reports_rows_registers_once_and_refuses_malformed_file
         assert refusals[0].json()["missing_columns"] == ["nik", "birth_date"]
         wrong_type = await w.post("/cadres/import", json={"nik": "1"})
         assert wrong_type.status_code == 415
-        assert await registry.count(CadreRecord) == 4 and await registry.count(OutboxRecord) == outbox
+        assert await registry.count(CadreRow) == 4 and await registry.count(OutboxRecord) == outbox
     async with registry.client("reader") as c:
         assert (await c.post("/cadres/import", content=raw, headers={"Content-Type": "text/csv"})).status_code == 403
 
@@ -144,7 +144,7 @@ async def test_cli_uploads_in_chunks_with_progress(registry: Registry, tmp_path:
     assert "26/26 rows" in out.stderr and "#" in out.stderr
     again = await asyncio.to_thread(subprocess.run, cmd, env=env, capture_output=True, text=True)
     assert json.loads(again.stdout) == report  # the chunks' Idempotency-Keys replay the first answers
-    assert await registry.count(CadreRecord) == 25
+    assert await registry.count(CadreRow) == 25
     path.write_bytes(b'nik,name,sex,birth_date\n"unterminated,x,P,1990-01-01\n')
     broken = await asyncio.to_thread(subprocess.run, cmd, env=env, capture_output=True, text=True)
     assert broken.returncode == 2 and "well-formed" in broken.stderr
@@ -156,7 +156,7 @@ async def test_demo_data_covers_every_kelurahan(registry: Registry) -> None:
         stats = (await admin.get("/statistics/mapping")).json()
         again = await load_demo(admin)  # deterministic: the same ids, nothing registered twice
     assert again["posyandu_ids"] == demo["posyandu_ids"] and again["cadre_ids"] == demo["cadre_ids"]
-    assert 250 <= len(demo["cadre_ids"]) <= 400 and await registry.count(CadreRecord) == len(demo["cadre_ids"])
+    assert 250 <= len(demo["cadre_ids"]) <= 400 and await registry.count(CadreRow) == len(demo["cadre_ids"])
     assert len(set(demo["kelurahan_by_posyandu"].values())) == 34
     assert all(len(c) >= 2 for c in demo["cadre_ids_by_posyandu"].values())
     assert demo["verified_posyandu_ids"] and set(demo["verified_posyandu_ids"]) <= set(demo["posyandu_ids"])

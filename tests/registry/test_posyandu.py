@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from registry.adapters.tables import FacilityAssessmentRecord, PosyanduRecord
+from registry.adapters.tables import FacilityAssessmentRow, PosyanduRow
 from sikader_shared import topics
 from sikader_shared.db import OutboxRecord
 from sikader_shared.envelope import REQUIRED_HEADERS
@@ -53,7 +53,7 @@ async def test_wilayah_is_served_read_only(registry: Registry) -> None:
     paths += ["/cadres/search", "/cadres/{cadre_id}/assignment", "/cadres/import", "/statistics/mapping"]
     assert set(paths) <= set(spec["paths"])
     schemas = spec["components"]["schemas"]
-    assert all("examples" in schemas[n] for n in ("CadreCreate", "CadreOut", "PosyanduCreate", "ImportReport"))
+    assert all("examples" in schemas[n] for n in ("CadreCreate", "CadrePublic", "PosyanduCreate", "ImportReport"))
     assert "text/csv" in spec["paths"]["/cadres/import"]["post"]["requestBody"]["content"]
 
 
@@ -67,7 +67,7 @@ async def test_posyandu_register_assess_verify_and_statistics(registry: Registry
         assert unknown.status_code == 422 and unknown.json()["errors"][0]["loc"] == ["body", "kelurahan_code"]
         assert bad_type.status_code == 422 and bad_type.json()["errors"][0]["loc"] == ["body", "posyandu_type"]
         assert half_coords.status_code == 422
-        assert await registry.count(PosyanduRecord) == 0 and await registry.count(OutboxRecord) == outbox_before
+        assert await registry.count(PosyanduRow) == 0 and await registry.count(OutboxRecord) == outbox_before
 
         r = await w.post("/posyandu", json=MELATI)
         assert r.status_code == 201, r.text
@@ -119,7 +119,7 @@ async def test_posyandu_register_assess_verify_and_statistics(registry: Registry
     assert [a["facility_status"] for a in history] == ["resident_house", "public_building"]
     assert [d["decision"] for d in decisions] == ["VERIFIED", "REJECTED"] and decisions[1]["decided_by"] == "dinkes"
     assert (detail["verification_status"], detail["facility_status"]) == ("REJECTED", "public_building")
-    assert await registry.count(FacilityAssessmentRecord) == 2
+    assert await registry.count(FacilityAssessmentRow) == 2
 
     async with registry.client("reader") as r:
         listed = (

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
-from registry.adapters.queries import snapshot_posyandu
+from registry.adapters.repository import snapshot_posyandu
 from sikader_shared.db import AuditRecord
 from tests.security.conftest import KELURAHAN, Platform, audit_rows, cadre_body, ok
 from tests.security.routes import code_access

@@ -1,11 +1,14 @@
-"""Composition root of the registry service: settings -> runtime (DB, outbox, consumer) -> routes."""
+"""The registry's one wiring point: settings -> config -> ServiceDefinition (routes, the
+consumer's handler table, jobs)."""
 
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from registry.config import RegistryConfig
-from registry.entrypoints.api import build_routers
+from registry.entrypoints.consumers import event_handlers
+from registry.entrypoints.jobs import JOBS
+from registry.entrypoints.routes import ROUTERS
 from registry.settings import RegistrySettings
 from sikader_shared.clock import Clock, SystemClock
 from sikader_shared.service import ServiceDefinition, create_service_app
@@ -27,7 +30,10 @@ def definition(settings: RegistrySettings | None = None, clock: Clock | None = N
         ),
         settings=settings,
         service_dir=SERVICE_DIR,
-        routers=build_routers(config),
+        config=config,
+        routers=ROUTERS,
+        event_handlers=event_handlers(config),
+        background_jobs=JOBS,
         clock=clock or SystemClock(),
     )
 

@@ -1,32 +1,31 @@
-"""What the handlers need besides the unit of work: the wilayah reference data, the NIK
-rules of this deployment, and the field ciphers for the private topic."""
+"""What the handlers need besides the unit of work, built once from the settings: the wilayah
+reference data, the NIK rules of this deployment, and the field ciphers for the private topic."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Annotated
 
-from registry.domain.wilayah import Wilayah, load_wilayah
+from fastapi import Depends
+
+from registry.adapters.wilayah_file import load_wilayah
+from registry.domain.wilayah import Wilayah
 from registry.settings import RegistrySettings
-from sikader_shared.crypto import FieldCipher, FieldCipherError
-from sikader_shared.errors import ServiceError
+from sikader_shared.crypto import FieldCipher, load_cipher, require_cipher
+from sikader_shared.deps import get_config
 
 
-class Unavailable(ServiceError):
-    status_code = 503
-    code = "unavailable"
-
-
-@dataclass
+@dataclass(frozen=True)
 class RegistryConfig:
     wilayah: Wilayah
     nik_prefixes: tuple[str, ...]
     nik_pepper: str
-    contact_key: str
-    payment_key: str
+    # None when the key is not set: contact / payment details are then refused (503).
+    contact_cipher: FieldCipher | None
+    payment_cipher: FieldCipher | None
     verification_requires_sk: bool = True
     import_max_rows: int = 200_000
     import_max_bytes: int = 64 * 1024 * 1024
-    _ciphers: dict[str, FieldCipher] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: RegistrySettings) -> RegistryConfig:
@@ -40,8 +39,8 @@ class RegistryConfig:
             wilayah=wilayah,
             nik_prefixes=tuple(prefixes),
             nik_pepper=settings.nik_pepper,
-            contact_key=settings.contact_key,
-            payment_key=settings.payment_key,
+            contact_cipher=load_cipher("contact", settings.contact_key),
+            payment_cipher=load_cipher("payment", settings.payment_key),
             verification_requires_sk=settings.verification_requires_sk,
             import_max_rows=settings.import_max_rows,
             import_max_bytes=settings.import_max_bytes,
@@ -49,16 +48,8 @@ class RegistryConfig:
 
     def cipher(self, purpose: str) -> FieldCipher:
         """The contact or payment cipher. Without its key the registry refuses to store such
-        details rather than publish them unencrypted."""
-        cipher = self._ciphers.get(purpose)
-        if cipher is None:
-            key = self.contact_key if purpose == "contact" else self.payment_key
-            try:
-                cipher = FieldCipher(key)
-            except FieldCipherError as exc:
-                raise Unavailable(
-                    f"the {purpose} encryption key is not configured (SIKADER_{purpose.upper()}_KEY): "
-                    f"{purpose} details cannot be stored",
-                ) from exc
-            self._ciphers[purpose] = cipher
-        return cipher
+        details (503) rather than publish them unencrypted."""
+        return require_cipher(self.contact_cipher if purpose == "contact" else self.payment_cipher, purpose)
+
+
+ConfigDep = Annotated[RegistryConfig, Depends(get_config)]

@@ -22,7 +22,7 @@ SIDES = ("before", "after")
 
 
 def _expression(side: str, dialect: str) -> str:
-    # Written as registry.adapters.queries.snapshot_posyandu writes it: the database uses an
+    # Written as registry.adapters.repository.snapshot_posyandu writes it: the database uses an
     # expression index only for the same expression (tests/security checks the plan).
     if dialect == "postgresql":
         return f"(\"{side}\" ->> 'posyandu_id')"

@@ -18,7 +18,7 @@ class RegistryTable(SQLModel, registry=registry()):
     the same names and tests import all services into one process."""
 
 
-class PosyanduRecord(RegistryTable, table=True):
+class PosyanduRow(RegistryTable, table=True):
     __tablename__ = "posyandu"
     __table_args__ = (
         UniqueConstraint("kelurahan_code", "name_key", name="uq_posyandu_kelurahan_name"),
@@ -50,7 +50,7 @@ class PosyanduRecord(RegistryTable, table=True):
     updated_at: datetime = Timestamp()
 
 
-class FacilityAssessmentRecord(RegistryTable, table=True):
+class FacilityAssessmentRow(RegistryTable, table=True):
     __tablename__ = "facility_assessment"
 
     id: str = Field(primary_key=True, max_length=36)
@@ -65,7 +65,7 @@ class FacilityAssessmentRecord(RegistryTable, table=True):
     recorded_at: datetime = Timestamp()
 
 
-class VerificationRecord(RegistryTable, table=True):
+class VerificationRow(RegistryTable, table=True):
     __tablename__ = "posyandu_verification"
 
     id: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True, autoincrement=True))
@@ -78,7 +78,7 @@ class VerificationRecord(RegistryTable, table=True):
     decided_at: datetime = Timestamp()
 
 
-class CadreRecord(RegistryTable, table=True):
+class CadreRow(RegistryTable, table=True):
     __tablename__ = "cadre"
     __table_args__ = (
         Index("ix_cadre_area", "kecamatan_code", "kelurahan_code", "status"),
@@ -112,7 +112,7 @@ class CadreRecord(RegistryTable, table=True):
     updated_at: datetime = Timestamp()
 
 
-class AssignmentRecord(RegistryTable, table=True):
+class AssignmentRow(RegistryTable, table=True):
     """History of a cadre's Posyandu assignments: turnover closes a row, never rewrites it."""
 
     __tablename__ = "cadre_assignment"

@@ -1,8 +1,22 @@
-"""Cadre status rules."""
+"""Cadre rules: status changes (decided here, as the events they raise) and assignment."""
 
 from __future__ import annotations
 
-from registry.domain.errors import RuleViolation
+from dataclasses import asdict, dataclass
+from datetime import date
+
+from registry.domain.errors import FieldError, RuleViolation
+from sikader_shared.events import CadreDeactivated, CadreReactivated
+
+
+@dataclass(frozen=True)
+class CadrePlace:
+    """Where a cadre serves, as the status events carry it."""
+
+    cadre_id: str
+    kelurahan_code: str
+    kecamatan_code: str
+    posyandu_id: str | None
 
 
 def check_deactivation(status: str) -> None:
@@ -22,3 +36,17 @@ def check_assignment(cadre_status: str, current_posyandu_id: str | None, target_
         raise RuleViolation(f"the Posyandu is {target_status}")
     if current_posyandu_id == target_id:
         raise RuleViolation("the cadre is already assigned to this Posyandu")
+
+
+def deactivation(status: str, place: CadrePlace, reason: str | None, on: date) -> CadreDeactivated:
+    """An active cadre becomes inactive from `on`, for a stated reason."""
+    if not reason:
+        raise FieldError("reason", "deactivating a cadre needs a reason")
+    check_deactivation(status)
+    return CadreDeactivated(**asdict(place), reason=reason, effective_on=on)
+
+
+def reactivation(status: str, place: CadrePlace, reason: str | None, on: date) -> CadreReactivated:
+    """An inactive cadre becomes active again from `on`."""
+    check_reactivation(status)
+    return CadreReactivated(**asdict(place), reason=reason, effective_on=on)

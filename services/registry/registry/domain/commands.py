@@ -374,3 +374,27 @@ class PosyanduClosure(_Command):
             ]
         },
     )
+
+
+# --------------------------------------------------------------------------- search
+
+MAX_PAGE = 1_000_000  # beyond any real list; bounds the SQL offset (a 64-bit integer)
+
+
+class CadreSearch(BaseModel):
+    """Search in the body, so that a NIK never appears in a URL (or an access log)."""
+
+    nik: str | None = Field(default=None, pattern=r"^\d{16}$", description="Exact NIK")
+    name: str | None = Field(default=None, min_length=1, max_length=100, description="Part of the name")
+    posyandu_id: str | None = None
+    kelurahan_code: str | None = None
+    kecamatan_code: str | None = None
+    status: str | None = Field(default=None, pattern="^(active|inactive)$")
+    role: str | None = None
+    page: int = Field(default=1, ge=1, le=MAX_PAGE)
+    page_size: int = Field(default=50, ge=1, le=200)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"nik": "6471015508900001"}, {"name": "siti", "status": "active"}]},
+    )

@@ -72,14 +72,14 @@ class RowError:
 
 
 @dataclass
-class CadreRow:
+class CadreLine:
     line: int
     command: CadreCreate
     posyandu_name: str | None = None
 
 
 @dataclass
-class PosyanduRow:
+class PosyanduLine:
     line: int
     command: PosyanduCreate
     assessment: AssessmentCreate | None = None
@@ -199,7 +199,7 @@ def parse_cadres(raw: bytes, max_rows: int) -> Parsed:
         except ValidationError as exc:
             out.errors.extend(_errors(line, exc))
             continue
-        out.rows.append(CadreRow(line, command, r.get("posyandu_name")))
+        out.rows.append(CadreLine(line, command, r.get("posyandu_name")))
     return out
 
 
@@ -251,5 +251,5 @@ def parse_posyandu(raw: bytes, max_rows: int) -> Parsed:
         if errors or command is None:
             out.errors.extend(errors)
             continue
-        out.rows.append(PosyanduRow(line, command, assessment))
+        out.rows.append(PosyanduLine(line, command, assessment))
     return out

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any, Literal
 
 from registry.domain.errors import FieldError, RuleViolation
+from sikader_shared.events import PosyanduFacilityRejected, PosyanduFacilityVerified
 
 Decision = Literal["VERIFIED", "REJECTED"]
 
@@ -49,6 +51,36 @@ def check_decision(state: VerificationState, decision: Decision, reason: str | N
             raise RuleViolation("no facility assessment recorded yet: assess the facility before verifying")
         if requires_sk and not state.has_sk:
             raise RuleViolation("no founding decree (SK) recorded: the institution cannot be verified without it")
+
+
+@dataclass(frozen=True)
+class VerifiedFacts:
+    """What a verification decision says about the Posyandu it covers."""
+
+    posyandu_id: str
+    kelurahan_code: str
+    kecamatan_code: str
+    name: str
+    assessment_id: str | None
+    facility_status: str | None
+
+
+def decide_verification(
+    state: VerificationState,
+    facts: VerifiedFacts,
+    decision: Decision,
+    reason: str | None,
+    note: str | None,
+    by: str,
+    at: datetime,
+    requires_sk: bool = True,
+) -> PosyanduFacilityVerified | PosyanduFacilityRejected:
+    """The verifier's decision, checked by `check_decision`, as the event it raises."""
+    check_decision(state, decision, reason, requires_sk)
+    common: dict[str, Any] = asdict(facts)
+    if decision == "VERIFIED":
+        return PosyanduFacilityVerified(**common, verified_by=by, verified_at=at, note=note)
+    return PosyanduFacilityRejected(**common, reason=reason or "", rejected_by=by, rejected_at=at)
 
 
 def check_closure(

@@ -1,14 +1,11 @@
 """Wilayah (administrative areas) reference data: the kecamatan and kelurahan of one city,
-read from a data file so that another city (or a national roll-out) is configuration."""
+parsed from a data file (adapters/wilayah_file.py reads it), so that another city (or a
+national roll-out) is configuration."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-
-DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "wilayah"
 
 
 @dataclass(frozen=True)
@@ -83,15 +80,3 @@ def parse_wilayah(data: dict[str, Any]) -> Wilayah:
     if len(set(codes)) != len(codes):
         raise WilayahError("duplicate kelurahan code in the wilayah data file")
     return wilayah
-
-
-def load_wilayah(name_or_path: str) -> Wilayah:
-    """`6471.json` (a file shipped in registry/data/wilayah) or a path to another file."""
-    path = Path(name_or_path)
-    if not path.is_absolute() and not path.exists():
-        path = DATA_DIR / name_or_path
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise WilayahError(f"cannot read wilayah data file {path}: {exc}") from exc
-    return parse_wilayah(data)

@@ -1,24 +1,46 @@
-"""Response models of the HTTP API (the request models are the domain commands)."""
+"""Response models of the HTTP API, read from the rows with `model_validate` (the request
+models, `XCreate` / `XUpdate`, are the domain commands: the CSV import builds them too)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from registry.adapters.tables import (
-    AssignmentRecord,
-    CadreRecord,
-    FacilityAssessmentRecord,
-    PosyanduRecord,
-    VerificationRecord,
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
 )
+
+from registry.adapters.tables import CadreRow
 from registry.domain.identity import mask_account, mask_email, mask_name, mask_nik, mask_phone, mask_text
 from sikader_shared.clock import utc
 
 PII_FIELDS = ("nik", "phone", "email", "address", "payment")
-MAX_PAGE = 1_000_000  # beyond any real list; bounds the SQL offset (a 64-bit integer)
+# How each personal field is masked without registry:pii (validation context `unmasked`).
+MASKS: dict[str, Callable[[str], str]] = {
+    "nik": mask_nik,
+    "phone": mask_phone,
+    "email": mask_email,
+    "address": mask_text,
+    "account_number": mask_account,
+    "account_holder": mask_name,
+}
+UtcTime = Annotated[datetime, AfterValidator(utc)]  # SQLite hands times back without their zone
+
+
+def _masked(value: str | None, info: ValidationInfo) -> str | None:
+    if value is None or (info.context or {}).get("unmasked", False):
+        return value
+    assert info.field_name is not None
+    return MASKS[info.field_name](value)
+
 
 _POSYANDU_ID = "0f8e6c3a-1b2d-4e5f-8a9b-0c1d2e3f4a5b"
 _CADRE_ID = "7c1e2d3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
@@ -38,7 +60,7 @@ _AREA_EXAMPLE: dict[str, Any] = {
 }
 
 
-class KecamatanOut(BaseModel):
+class KecamatanPublic(BaseModel):
     code: str
     name: str
     kelurahan_count: int
@@ -48,7 +70,7 @@ class KecamatanOut(BaseModel):
     )
 
 
-class KelurahanOut(BaseModel):
+class KelurahanPublic(BaseModel):
     code: str
     name: str
     kecamatan_code: str
@@ -68,7 +90,7 @@ class KelurahanOut(BaseModel):
     )
 
 
-class PosyanduOut(BaseModel):
+class PosyanduPublic(BaseModel):
     id: str
     name: str
     kelurahan_code: str
@@ -86,13 +108,16 @@ class PosyanduOut(BaseModel):
     verification_status: str = Field(description="PENDING / VERIFIED / REJECTED")
     facility_status: str | None = Field(description="Of the latest assessment; null before the first")
     latest_assessment_id: str | None
-    merged_into_posyandu_id: str | None
+    merged_into_posyandu_id: str | None = Field(
+        validation_alias=AliasChoices("merged_into_posyandu_id", "merged_into_id")
+    )
     closed_on: date | None
     closure_reason: str | None
-    registered_at: datetime
-    updated_at: datetime
+    registered_at: UtcTime
+    updated_at: UtcTime
 
     model_config = ConfigDict(
+        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {
@@ -120,39 +145,12 @@ class PosyanduOut(BaseModel):
                     "updated_at": "2026-11-05T03:00:00Z",
                 }
             ]
-        }
+        },
     )
-
-    @classmethod
-    def of(cls, r: PosyanduRecord) -> PosyanduOut:
-        return cls(
-            id=r.id,
-            name=r.name,
-            kelurahan_code=r.kelurahan_code,
-            kecamatan_code=r.kecamatan_code,
-            posyandu_type=r.posyandu_type,
-            address=r.address,
-            rt=r.rt,
-            rw=r.rw,
-            latitude=r.latitude,
-            longitude=r.longitude,
-            puskesmas=r.puskesmas,
-            institution=r.institution,
-            management=list(r.management),
-            status=r.status,
-            verification_status=r.verification_status,
-            facility_status=r.facility_status,
-            latest_assessment_id=r.latest_assessment_id,
-            merged_into_posyandu_id=r.merged_into_id,
-            closed_on=r.closed_on,
-            closure_reason=r.closure_reason,
-            registered_at=utc(r.registered_at),
-            updated_at=utc(r.updated_at),
-        )
 
 
 class PosyanduPage(BaseModel):
-    items: list[PosyanduOut]
+    items: list[PosyanduPublic]
     total: int
     page: int
     page_size: int
@@ -160,13 +158,13 @@ class PosyanduPage(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"items": [PosyanduOut.model_json_schema()["examples"][0]], "total": 1, "page": 1, "page_size": 50}
+                {"items": [PosyanduPublic.model_json_schema()["examples"][0]], "total": 1, "page": 1, "page_size": 50}
             ]
         }
     )
 
 
-class AssessmentOut(BaseModel):
+class AssessmentPublic(BaseModel):
     id: str
     posyandu_id: str
     facility_status: str
@@ -176,9 +174,10 @@ class AssessmentOut(BaseModel):
     assessed_on: date
     notes: str | None
     recorded_by: str
-    recorded_at: datetime
+    recorded_at: UtcTime
 
     model_config = ConfigDict(
+        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {
@@ -194,35 +193,21 @@ class AssessmentOut(BaseModel):
                     "recorded_at": "2026-11-02T05:00:00Z",
                 }
             ]
-        }
+        },
     )
 
-    @classmethod
-    def of(cls, a: FacilityAssessmentRecord) -> AssessmentOut:
-        return cls(
-            id=a.id,
-            posyandu_id=a.posyandu_id,
-            facility_status=a.facility_status,
-            equipment=list(a.equipment),
-            photo_refs=list(a.photo_refs),
-            assessed_by=a.assessed_by,
-            assessed_on=a.assessed_on,
-            notes=a.notes,
-            recorded_by=a.recorded_by,
-            recorded_at=utc(a.recorded_at),
-        )
 
-
-class VerificationOut(BaseModel):
+class VerificationPublic(BaseModel):
     posyandu_id: str
     assessment_id: str | None
     decision: str
     reason: str | None
     note: str | None
     decided_by: str
-    decided_at: datetime
+    decided_at: UtcTime
 
     model_config = ConfigDict(
+        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {
@@ -235,23 +220,11 @@ class VerificationOut(BaseModel):
                     "decided_at": "2026-11-05T03:00:00Z",
                 }
             ]
-        }
+        },
     )
 
-    @classmethod
-    def of(cls, v: VerificationRecord) -> VerificationOut:
-        return cls(
-            posyandu_id=v.posyandu_id,
-            assessment_id=v.assessment_id,
-            decision=v.decision,
-            reason=v.reason,
-            note=v.note,
-            decided_by=v.decided_by,
-            decided_at=utc(v.decided_at),
-        )
 
-
-class ClosureOut(BaseModel):
+class ClosurePublic(BaseModel):
     posyandu_id: str
     status: str
     merged_into_posyandu_id: str | None
@@ -275,22 +248,28 @@ class ClosureOut(BaseModel):
     )
 
 
-class PaymentOut(BaseModel):
+class PaymentPublic(BaseModel):
     method: str
     bank: str | None
     account_number: str | None
     account_holder: str | None
 
     model_config = ConfigDict(
+        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {"method": "bank", "bank": "BPD_KALTIMTARA", "account_number": "******5678", "account_holder": "S***"}
             ]
-        }
+        },
     )
 
+    @field_validator("account_number", "account_holder")
+    @classmethod
+    def _mask(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return _masked(value, info)
 
-class CadreOut(BaseModel):
+
+class CadrePublic(BaseModel):
     """A cadre. NIK, contact and payment details are masked unless the key has
     `registry:pii` (and then the read is recorded in the PII read log)."""
 
@@ -312,12 +291,13 @@ class CadreOut(BaseModel):
     kelurahan_code: str
     kecamatan_code: str
     joined_on: date | None
-    payment: PaymentOut | None
-    registered_at: datetime
-    updated_at: datetime
+    payment: PaymentPublic | None
+    registered_at: UtcTime
+    updated_at: UtcTime
     pii_masked: bool
 
     model_config = ConfigDict(
+        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {
@@ -350,55 +330,50 @@ class CadreOut(BaseModel):
                     "pii_masked": True,
                 }
             ]
-        }
+        },
     )
 
     @classmethod
-    def of(cls, r: CadreRecord, unmasked: bool) -> CadreOut:
-        def m(value: str | None, mask: Any) -> str | None:
-            return value if (unmasked or value is None) else mask(value)
+    def of(cls, row: CadreRow, unmasked: bool) -> CadrePublic:
+        return cls.model_validate(row, context={"unmasked": unmasked})
 
+    @model_validator(mode="before")
+    @classmethod
+    def _from_row(cls, data: Any, info: ValidationInfo) -> Any:
+        """A row's columns with the birth year, the payment details as one object, and
+        whether the answer is masked (the field validators mask)."""
+        if not isinstance(data, CadreRow):
+            return data
         payment = None
-        if r.payment_method:
-            payment = PaymentOut(
-                method=r.payment_method,
-                bank=r.payment_bank,
-                account_number=m(r.payment_account_number, mask_account),
-                account_holder=m(r.payment_account_holder, mask_name),
-            )
-        return cls(
-            id=r.id,
-            nik=r.nik if unmasked else mask_nik(r.nik),
-            name=r.name,
-            sex=r.sex,
-            birth_date=r.birth_date if unmasked else None,
-            birth_year=r.birth_date.year,
-            phone=m(r.phone, mask_phone),
-            email=m(r.email, mask_email),
-            address=m(r.address, mask_text),
-            roles=list(r.roles),
-            status=r.status,
-            status_reason=r.status_reason,
-            status_since=r.status_since,
-            posyandu_id=r.posyandu_id,
-            posyandu_role=r.posyandu_role,
-            kelurahan_code=r.kelurahan_code,
-            kecamatan_code=r.kecamatan_code,
-            joined_on=r.joined_on,
-            payment=payment,
-            registered_at=utc(r.registered_at),
-            updated_at=utc(r.updated_at),
-            pii_masked=not unmasked,
-        )
+        if data.payment_method:
+            payment = {
+                "method": data.payment_method,
+                "bank": data.payment_bank,
+                "account_number": data.payment_account_number,
+                "account_holder": data.payment_account_holder,
+            }
+        masked = not (info.context or {}).get("unmasked", False)
+        return {**data.model_dump(), "birth_year": data.birth_date.year, "payment": payment, "pii_masked": masked}
+
+    @field_validator("nik", "phone", "email", "address")
+    @classmethod
+    def _mask(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return _masked(value, info)
+
+    @field_validator("birth_date")
+    @classmethod
+    def _hide_birth_date(cls, value: date | None, info: ValidationInfo) -> date | None:
+        """With the NIK, the birth date would rebuild it: only for registry:pii."""
+        return value if (info.context or {}).get("unmasked", False) else None
 
 
-def pii_fields(r: CadreRecord) -> list[str]:
+def pii_fields(r: CadreRow) -> list[str]:
     present = {"nik": True, "phone": r.phone, "email": r.email, "address": r.address, "payment": r.payment_method}
     return [f for f in PII_FIELDS if present[f]]
 
 
 class CadrePage(BaseModel):
-    items: list[CadreOut]
+    items: list[CadrePublic]
     total: int
     page: int
     page_size: int
@@ -406,22 +381,23 @@ class CadrePage(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"items": [CadreOut.model_json_schema()["examples"][0]], "total": 1, "page": 1, "page_size": 50}
+                {"items": [CadrePublic.model_json_schema()["examples"][0]], "total": 1, "page": 1, "page_size": 50}
             ]
         }
     )
 
 
-class AssignmentOut(BaseModel):
+class AssignmentPublic(BaseModel):
     posyandu_id: str
     posyandu_role: str | None
-    primary: bool
+    primary: bool = Field(validation_alias=AliasChoices("primary", "is_primary"))
     start_on: date
     end_on: date | None
     reason: str | None
     end_reason: str | None
 
     model_config = ConfigDict(
+        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {
@@ -434,42 +410,11 @@ class AssignmentOut(BaseModel):
                     "end_reason": "transfer",
                 }
             ]
-        }
-    )
-
-    @classmethod
-    def of(cls, a: AssignmentRecord) -> AssignmentOut:
-        return cls(
-            posyandu_id=a.posyandu_id,
-            posyandu_role=a.posyandu_role,
-            primary=a.is_primary,
-            start_on=a.start_on,
-            end_on=a.end_on,
-            reason=a.reason,
-            end_reason=a.end_reason,
-        )
-
-
-class CadreSearch(BaseModel):
-    """Search in the body, so that a NIK never appears in a URL (or an access log)."""
-
-    nik: str | None = Field(default=None, pattern=r"^\d{16}$", description="Exact NIK")
-    name: str | None = Field(default=None, min_length=1, max_length=100, description="Part of the name")
-    posyandu_id: str | None = None
-    kelurahan_code: str | None = None
-    kecamatan_code: str | None = None
-    status: str | None = Field(default=None, pattern="^(active|inactive)$")
-    role: str | None = None
-    page: int = Field(default=1, ge=1, le=MAX_PAGE)
-    page_size: int = Field(default=50, ge=1, le=200)
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"nik": "6471015508900001"}, {"name": "siti", "status": "active"}]},
+        },
     )
 
 
-class RowErrorOut(BaseModel):
+class RowErrorPublic(BaseModel):
     line: int
     field: str
     reason: str
@@ -490,7 +435,7 @@ class ImportReport(BaseModel):
     rejected: int = Field(description="Rows with at least one error; nothing of them was registered")
     registered_ids: list[dict[str, Any]] = Field(description="{line, cadre_id | posyandu_id} per registered row")
     existing: list[dict[str, Any]] = Field(description="{line, cadre_id | posyandu_id} of the rows already registered")
-    errors: list[RowErrorOut]
+    errors: list[RowErrorPublic]
 
     model_config = ConfigDict(
         json_schema_extra={

@@ -12,7 +12,8 @@ from typing import Any
 
 import httpx
 
-from registry.domain.wilayah import load_wilayah
+from registry.adapters.wilayah_file import load_wilayah
+from registry.domain.wilayah import Wilayah
 from registry.entrypoints.import_cli import upload
 
 FLOWERS = [
@@ -48,16 +49,16 @@ def _nik(rng: random.Random, kecamatan_code: str, birth: date, female: bool, ser
     return f"{region}{day:02d}{birth.month:02d}{birth.year % 100:02d}{serial:04d}"
 
 
-async def load_demo(client: httpx.AsyncClient, seed: int = 6471) -> dict[str, Any]:
-    """Register Posyandu in every kelurahan (facility mix, some verified, some rejected) and
-    about 300 cadres, through the public API. `client` has the registry's base URL and an
-    admin key. Returns the ids the other services' demo loaders need."""
-    rng = random.Random(seed)
-    wilayah = load_wilayah("6471.json")
-    assessed_on = date(2026, 6, 1)
+POSYANDU_HEADER = ["name", "kelurahan_code", "posyandu_type", "address", "rt", "sk_number", "sk_date",
+                   "facility_status", "equipment", "assessed_by", "assessed_on"]  # fmt: skip
+CADRE_HEADER = ["nik", "name", "sex", "birth_date", "phone", "email", "address", "roles", "posyandu_id",
+                "posyandu_role", "joined_on", "payment_method", "bank", "account_number"]  # fmt: skip
+ASSESSED_FROM = date(2026, 6, 1)
 
-    # ---- Posyandu: 2-4 per kelurahan
-    posyandu_rows: list[list[Any]] = []
+
+def _posyandu_plan(rng: random.Random, wilayah: Wilayah) -> tuple[list[list[Any]], list[dict[str, Any]]]:
+    """2-4 Posyandu per kelurahan: the CSV rows, and what each row planned (for the next steps)."""
+    rows: list[list[Any]] = []
     plan: list[dict[str, Any]] = []
     for kel in wilayah.all_kelurahan():
         names = rng.sample(FLOWERS, rng.randint(2, 4))
@@ -68,7 +69,7 @@ async def load_demo(client: httpx.AsyncClient, seed: int = 6471) -> dict[str, An
             has_sk = rng.random() < 0.75
             equipment = rng.sample(EQUIPMENT, rng.randint(1, len(EQUIPMENT))) if assessed else []
             rt = f"{rng.randint(1, 60):03d}"
-            posyandu_rows.append(
+            rows.append(
                 [
                     f"Posyandu {flower}",
                     kel.code,
@@ -80,17 +81,17 @@ async def load_demo(client: httpx.AsyncClient, seed: int = 6471) -> dict[str, An
                     facility if assessed else None,
                     ";".join(equipment) if assessed else None,
                     f"Puskesmas {kel.name}" if assessed else None,
-                    (assessed_on + timedelta(days=rng.randint(0, 30))).isoformat() if assessed else None,
+                    (ASSESSED_FROM + timedelta(days=rng.randint(0, 30))).isoformat() if assessed else None,
                 ]
             )
             plan.append({"kelurahan": kel, "assessed": assessed, "has_sk": has_sk, "facility": facility})
-    header = ["name", "kelurahan_code", "posyandu_type", "address", "rt", "sk_number", "sk_date",
-              "facility_status", "equipment", "assessed_by", "assessed_on"]  # fmt: skip
-    report = await upload(client, "posyandu", _csv(header, posyandu_rows), chunk_rows=1000)
-    by_line = {item["line"]: item["posyandu_id"] for item in report["registered_ids"] + report["existing"]}
-    posyandu_ids = [by_line[line] for line in range(2, len(posyandu_rows) + 2)]
+    return rows, plan
 
-    # ---- verification: most assessed Posyandu with an SK are verified, a few rejected
+
+async def _verify(
+    client: httpx.AsyncClient, rng: random.Random, posyandu_ids: list[str], plan: list[dict[str, Any]]
+) -> tuple[list[str], list[str]]:
+    """Most assessed Posyandu with an SK are verified, a few rejected: (verified, rejected)."""
     verified: list[str] = []
     rejected: list[str] = []
     for pid, p in zip(posyandu_ids, plan, strict=True):
@@ -108,10 +109,16 @@ async def load_demo(client: httpx.AsyncClient, seed: int = 6471) -> dict[str, An
         if r.status_code not in (201, 409):  # 409: already decided on an earlier run
             raise RuntimeError(f"demo verification failed: {r.status_code} {r.text}")
         (verified if body["decision"] == "VERIFIED" else rejected).append(pid)
+    return verified, rejected
 
-    # ---- cadres: about 3 per Posyandu (5 core cadres is the ideal; many have fewer)
-    cadre_rows: list[list[Any]] = []
-    cadre_posyandu: list[str] = []
+
+def _cadre_rows(
+    rng: random.Random, posyandu_ids: list[str], plan: list[dict[str, Any]]
+) -> tuple[list[list[Any]], list[str]]:
+    """About 3 cadres per Posyandu (5 core cadres is the ideal; many have fewer): the CSV
+    rows, and the Posyandu of each row."""
+    rows: list[list[Any]] = []
+    posyandu_of_row: list[str] = []
     serial = 0
     for pid, p in zip(posyandu_ids, plan, strict=True):
         for j in range(rng.choice([2, 3, 3, 3, 4])):
@@ -121,7 +128,7 @@ async def load_demo(client: httpx.AsyncClient, seed: int = 6471) -> dict[str, An
             name = rng.choice(WOMEN if female else MEN)
             method = rng.choices(["bank", "e_wallet", None], [6, 2, 2])[0]
             phone = f"08{rng.choice(['11', '12', '13', '21', '52', '53'])}{rng.randint(10_000_000, 99_999_999)}"
-            cadre_rows.append(
+            rows.append(
                 [
                     _nik(rng, p["kelurahan"].kecamatan_code, birth, female, serial),
                     name,
@@ -140,19 +147,18 @@ async def load_demo(client: httpx.AsyncClient, seed: int = 6471) -> dict[str, An
                     (str(rng.randint(10**9, 10**10 - 1)) if method == "bank" else phone) if method else None,
                 ]
             )
-            cadre_posyandu.append(pid)
-    header = ["nik", "name", "sex", "birth_date", "phone", "email", "address", "roles", "posyandu_id", "posyandu_role",
-              "joined_on", "payment_method", "bank", "account_number"]  # fmt: skip
-    report = await upload(client, "cadres", _csv(header, cadre_rows), chunk_rows=2000)
-    if report["rejected"]:
-        raise RuntimeError(f"demo cadres rejected: {report['errors'][:3]}")
-    by_line = {item["line"]: item["cadre_id"] for item in report["registered_ids"] + report["existing"]}
-    cadre_ids = [by_line[line] for line in range(2, len(cadre_rows) + 2)]
-    by_posyandu: dict[str, list[str]] = {pid: [] for pid in posyandu_ids}
-    for cid, pid in zip(cadre_ids, cadre_posyandu, strict=True):
-        by_posyandu[pid].append(cid)
+            posyandu_of_row.append(pid)
+    return rows, posyandu_of_row
 
-    # ---- a little turnover: a few cadres moved away
+
+def _ids_by_line(report: dict[str, Any], rows: int, id_field: str) -> list[str]:
+    """The id of each uploaded row (registered now or on an earlier run), in file order."""
+    by_line = {item["line"]: item[id_field] for item in report["registered_ids"] + report["existing"]}
+    return [by_line[line] for line in range(2, rows + 2)]
+
+
+async def _deactivate_some(client: httpx.AsyncClient, rng: random.Random, cadre_ids: list[str]) -> list[str]:
+    """A little turnover: a few cadres moved away."""
     inactive = rng.sample(cadre_ids, 6)
     for cid in inactive:
         r = await client.post(
@@ -160,6 +166,27 @@ async def load_demo(client: httpx.AsyncClient, seed: int = 6471) -> dict[str, An
         )
         if r.status_code not in (200, 409):
             raise RuntimeError(f"demo deactivation failed: {r.status_code} {r.text}")
+    return inactive
+
+
+async def load_demo(client: httpx.AsyncClient, seed: int = 6471) -> dict[str, Any]:
+    """Register Posyandu in every kelurahan (facility mix, some verified, some rejected) and
+    about 300 cadres, through the public API. `client` has the registry's base URL and an
+    admin key. Returns the ids the other services' demo loaders need."""
+    rng = random.Random(seed)
+    posyandu_rows, plan = _posyandu_plan(rng, load_wilayah("6471.json"))
+    report = await upload(client, "posyandu", _csv(POSYANDU_HEADER, posyandu_rows), chunk_rows=1000)
+    posyandu_ids = _ids_by_line(report, len(posyandu_rows), "posyandu_id")
+    verified, rejected = await _verify(client, rng, posyandu_ids, plan)
+    cadre_rows, cadre_posyandu = _cadre_rows(rng, posyandu_ids, plan)
+    report = await upload(client, "cadres", _csv(CADRE_HEADER, cadre_rows), chunk_rows=2000)
+    if report["rejected"]:
+        raise RuntimeError(f"demo cadres rejected: {report['errors'][:3]}")
+    cadre_ids = _ids_by_line(report, len(cadre_rows), "cadre_id")
+    by_posyandu: dict[str, list[str]] = {pid: [] for pid in posyandu_ids}
+    for cid, pid in zip(cadre_ids, cadre_posyandu, strict=True):
+        by_posyandu[pid].append(cid)
+    inactive = await _deactivate_some(client, rng, cadre_ids)
     return {
         "posyandu_ids": posyandu_ids,
         "verified_posyandu_ids": verified,

@@ -1,0 +1,21 @@
+"""The registry's handlers, one module per aggregate (Posyandu and its facility, cadres and their assignments,
+the bulk imports):
+load through the repository, ask the domain, store, emit, audit. EVENT_HANDLERS gathers the
+modules' event-handler tables (the registry is the source of its events and consumes none
+of its own; the shared API-key handlers are added by the runtime)."""
+
+from __future__ import annotations
+
+from registry.handlers import assignments, cadres, facility, imports, posyandu
+from sikader_shared.events.base import Event
+from sikader_shared.inbox import Handler
+
+EVENT_HANDLERS: dict[type[Event], Handler] = {
+    **posyandu.EVENT_HANDLERS,
+    **facility.EVENT_HANDLERS,
+    **cadres.EVENT_HANDLERS,
+    **assignments.EVENT_HANDLERS,
+    **imports.EVENT_HANDLERS,
+}
+
+__all__ = ["EVENT_HANDLERS", "assignments", "cadres", "facility", "imports", "posyandu"]
