@@ -20,9 +20,8 @@ _PG = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 async def driver_connection(session: AsyncSession) -> Any | None:
     """The asyncpg connection under a PostgreSQL session, inside the session's transaction,
-    for the statements run per batch: through SQLAlchemy a statement costs ~0.3 ms of CPU
-    before the driver sees it (a batch of one event ran ~15 statements: 7 ms), directly
-    a fraction of that. None on other databases."""
+    for the statements run per batch: through SQLAlchemy a statement costs many times more
+    CPU before the driver sees it than the driver's own work. None on other databases."""
     sync = session.sync_session
     cached = sync.info.get("sikader.driver")
     transaction = sync.get_transaction()
@@ -86,7 +85,7 @@ async def bulk_insert(
     returning: str | None = None,
 ) -> list[Any]:
     """Insert many rows (all with the same keys) in one statement per table: on PostgreSQL
-    one array per column through `unnest` (one round trip, one parameter per column, ~5x
+    one array per column through `unnest` (one round trip, one parameter per column, much
     cheaper per row than executemany); on SQLite an executemany. `on_conflict="update"`
     upserts on `keys` (rows must be unique on them); `returning` names one column whose
     values come back for the rows actually inserted."""

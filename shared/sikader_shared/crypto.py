@@ -58,9 +58,10 @@ class FieldCipher:
     def encrypt_many(self, values: Sequence[str | None]) -> list[str | None]:
         """`encrypt` for many values at once, giving the same Fernet tokens (spec: version,
         timestamp, a fresh random IV per value, AES-128-CBC, HMAC-SHA256 over the rest).
-        The bulk import encrypts ~500,000 fields: building a Fernet cipher object per field
-        costs ~15 us, so CBC runs here round by round over all values together, the AES
-        block function in one call per round and the chaining XOR in Python."""
+        A bulk import encrypts hundreds of thousands of fields, and building a Fernet cipher
+        object per field costs more than the encryption, so CBC runs here round by round over
+        all values together, the AES block function in one call per round and the chaining
+        XOR in Python."""
         plain = [(i, v.encode("utf-8")) for i, v in enumerate(values) if v is not None]
         out: list[str | None] = [None] * len(values)
         if not plain:

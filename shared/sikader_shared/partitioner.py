@@ -2,9 +2,9 @@
 
 Same rule as the Java client and aiokafka (murmur2 of the key, positive, modulo the number of
 partitions), so any client agrees on which partition holds an aggregate. aiokafka's murmur2
-works byte by byte in Python (~19 us per key), the largest single cost of publishing an
-event; this one reads the key in 32-bit words and remembers recent keys (one cadre's import
-writes two or three events with the same key)."""
+works byte by byte in Python, the largest single cost of publishing an event; this one reads
+the key in 32-bit words and remembers recent keys (one cadre's import writes two or three
+events with the same key)."""
 
 from __future__ import annotations
 

@@ -74,6 +74,41 @@ class ServiceDefinition:
     version: str = "0.1.0"
 
 
+@dataclass(frozen=True)
+class ServiceWiring:
+    """What a service is made of, declared once in its app.py; `definition` wires it:
+    settings -> config (loaded once) -> the consumer's handler table -> ServiceDefinition."""
+
+    name: str
+    title: str
+    description: str
+    service_dir: Path
+    settings_type: Callable[[], ServiceSettings]
+    make_config: Callable[[Any], Any]  # XConfig.from_settings
+    routers: Sequence[APIRouter]
+    event_handlers: Callable[[Any], dict[type[Event], Handler]]  # from the config
+    jobs: Sequence[BackgroundJob] = ()
+
+    def definition(self, settings: ServiceSettings | None = None, clock: Clock | None = None) -> ServiceDefinition:
+        settings = settings or self.settings_type()
+        config = self.make_config(settings)
+        return ServiceDefinition(
+            name=self.name,
+            title=self.title,
+            description=self.description,
+            settings=settings,
+            service_dir=self.service_dir,
+            config=config,
+            routers=self.routers,
+            event_handlers=self.event_handlers(config),
+            background_jobs=self.jobs,
+            clock=clock or SystemClock(),
+        )
+
+    def create_app(self) -> FastAPI:
+        return create_service_app(self.definition())
+
+
 class ServiceRuntime:
     def __init__(self, definition: ServiceDefinition) -> None:
         self.definition = definition
@@ -351,9 +386,9 @@ class ServiceRuntime:
                 # never raises for the DLQ topic: what it will not take is kept in the database
                 await self.dead_letters.publish(dead)
                 self.metrics.dlq_messages.inc(len(dead))
-            # Committed from a context of its own: the commit's timers (40 s request timeouts,
-            # kept after cancellation) would otherwise keep FastStream's context, hence the
-            # whole batch, alive that long (measured: ~14 batches of 1,000 events held).
+            # Committed from a context of its own: the commit's request timers (kept after
+            # cancellation) would otherwise keep FastStream's context, hence the whole batch,
+            # alive as long (docs/benchmarks.md, "Figures behind the code").
             await asyncio.create_task(message.ack(), context=contextvars.Context())
         except Exception:
             log.warning("batch not applied; will re-read it", exc_info=True)

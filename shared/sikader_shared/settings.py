@@ -53,7 +53,7 @@ class ServiceSettings(BaseSettings):
         1, validation_alias=_env("topic_replication_factor", "SIKADER_TOPIC_REPLICATION_FACTOR")
     )
 
-    outbox_batch_size: int = 2000  # events per publish round trip (2,000: ~1.6x the rate of 500, measured)
+    outbox_batch_size: int = 2000  # events per publish round trip (docs/benchmarks.md: why 2,000)
     outbox_retention_days: int | None = None  # None keeps published events for ever
     outbox_idle_poll_s: float = 1.0  # only for rows written by other processes (CLI)
     # while a bulk request (an import) runs, the relay publishes one batch per this many seconds

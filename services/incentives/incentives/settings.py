@@ -16,8 +16,8 @@ class IncentivesSettings(ServiceSettings):
     # of a transaction (a dozen statements) over more events, at the cost of memory.
     consumer_max_records: int = 2000
     # With nothing to read, FastStream's batch loop waits this long for records and then
-    # sleeps as long again before the next fetch: an event arriving meanwhile waits (up to
-    # 50 ms with the shared default). Busy, it changes nothing: records are taken as they are.
+    # sleeps as long again before the next fetch: an event arriving meanwhile waits up to
+    # twice this. Busy, it changes nothing: records are taken as they are.
     consumer_batch_timeout_ms: int = 10
     # Staged inputs (a recompute after a new policy) applied per projector transaction, and
     # the projector's idle pause.

@@ -44,10 +44,15 @@ def _admin_exec(url: str, sql: str) -> None:
         pool.submit(asyncio.run, _admin_exec_async(url, sql)).result()
 
 
-def service_database_url(service: str, *, sqlite: bool = False) -> str:
-    """`sqlite=True`: a SQLite file whatever TEST_DATABASE_URL says (the handler tier)."""
-    base = "" if sqlite else os.environ.get("TEST_DATABASE_URL", "")
-    require = not sqlite and os.environ.get("SIKADER_TEST_REQUIRE_POSTGRES") == "1"
+LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"  # what `make postgres` starts
+
+
+def service_database_url(service: str, *, sqlite: bool = False, postgres: bool = False) -> str:
+    """`sqlite=True`: a SQLite file whatever TEST_DATABASE_URL says; `postgres=True`: PostgreSQL
+    (TEST_DATABASE_URL, else the local server of `make postgres`) or an error, never SQLite
+    (the handler tier's choices)."""
+    base = "" if sqlite else os.environ.get("TEST_DATABASE_URL", "") or (LOCAL_POSTGRES if postgres else "")
+    require = postgres or (not sqlite and os.environ.get("SIKADER_TEST_REQUIRE_POSTGRES") == "1")
     if not base:
         if require:
             raise DatabaseUnavailable("SIKADER_TEST_REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not set")
@@ -67,21 +72,22 @@ def drop_database(url: str) -> None:
     u = make_url(url)
     if not u.drivername.startswith("postgres"):
         return
-    base = os.environ.get("TEST_DATABASE_URL", url)
+    # From the server's maintenance database: a database cannot be dropped from inside itself.
+    admin = u.set(database="postgres").render_as_string(hide_password=False)
     try:
-        _admin_exec(base, f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)')
+        _admin_exec(admin, f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)')
     except Exception:
         pass
 
 
 @contextmanager
-def temporary_databases(*, sqlite: bool = False) -> Iterator[Callable[[str], str]]:
+def temporary_databases(*, sqlite: bool = False, postgres: bool = False) -> Iterator[Callable[[str], str]]:
     """A maker of per-service test databases, each dropped when the block ends (the body of
     the `databases` fixtures, whatever their scope)."""
     created: list[str] = []
 
     def make(service: str) -> str:
-        url = service_database_url(service, sqlite=sqlite)
+        url = service_database_url(service, sqlite=sqlite, postgres=postgres)
         created.append(url)
         return url
 

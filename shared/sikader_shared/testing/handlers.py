@@ -84,9 +84,10 @@ class HandlerHarness:
 
 @asynccontextmanager
 async def handler_harness(service: str, service_dir: Path, *, postgres: bool = False) -> AsyncIterator[HandlerHarness]:
-    """A fresh database for `service`: SQLite, or PostgreSQL (TEST_DATABASE_URL) when the
-    handler under test needs it (asyncpg paths, advisory locks, COPY)."""
-    with temporary_databases(sqlite=not postgres) as make:
+    """A fresh database for `service`: SQLite, or PostgreSQL (TEST_DATABASE_URL, else the
+    local server of `make postgres`; never SQLite instead) when the handler under test needs
+    it (asyncpg paths, advisory locks, COPY)."""
+    with temporary_databases(sqlite=not postgres, postgres=postgres) as make:
         url = make(service)
         await asyncio.to_thread(upgrade_head, service_dir, url)
         harness = HandlerHarness(service, url)

@@ -6,6 +6,7 @@ of its own; the shared API-key handlers are added by the runtime)."""
 
 from __future__ import annotations
 
+from registry.config import RegistryConfig
 from registry.handlers import assignments, cadres, facility, imports, posyandu
 from sikader_shared.events.base import Event
 from sikader_shared.inbox import Handler
@@ -18,4 +19,9 @@ EVENT_HANDLERS: dict[type[Event], Handler] = {
     **imports.EVENT_HANDLERS,
 }
 
-__all__ = ["EVENT_HANDLERS", "assignments", "cadres", "facility", "imports", "posyandu"]
+__all__ = ["EVENT_HANDLERS", "assignments", "cadres", "event_handlers", "facility", "imports", "posyandu"]
+
+
+def event_handlers(config: RegistryConfig) -> dict[type[Event], Handler]:
+    """The table the consumer runs (none of these handlers needs the config yet)."""
+    return dict(EVENT_HANDLERS)
