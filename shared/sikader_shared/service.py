@@ -629,25 +629,12 @@ def _unavailable(request: Request, exc: BaseException) -> JSONResponse:
 
 
 def asyncapi_document(runtime: ServiceRuntime) -> dict[str, Any]:
-    """AsyncAPI of this service: FastStream's description of its subscriber, plus the
-    events it publishes (from the outbox catalogue)."""
-    from faststream.specification import AsyncAPI
-
-    from sikader_shared.events.base import EVENT_MODELS
+    """AsyncAPI 3.0 of this service (sikader_shared.asyncapi): the topics it publishes and
+    the ones it consumes, built once from the event catalogue."""
+    from sikader_shared.asyncapi import service_document
 
     cached: dict[str, Any] | None = getattr(runtime, "_asyncapi", None)
-    if cached is not None:
-        return cached
-    broker = runtime.build_broker()  # a documentation-only broker, never started
-    published = [m for m in EVENT_MODELS.values() if m.service in (runtime.name, "auth")]
-    for model in published:
-        broker.publisher(
-            model.topic,
-            title=f"{model.topic}:{model.event_name}",
-            schema=model,
-            description=f"{model.ce_type()}: {(model.__doc__ or '').strip()}",
-        )
-    spec = AsyncAPI(broker, title=f"sikader {runtime.name}", version=runtime.definition.version)
-    doc: dict[str, Any] = spec.to_specification().to_jsonable()
-    runtime._asyncapi = doc  # type: ignore[attr-defined]
-    return doc
+    if cached is None:
+        cached = service_document(runtime.definition)
+        runtime._asyncapi = cached  # type: ignore[attr-defined]
+    return cached

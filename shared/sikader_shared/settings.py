@@ -100,6 +100,11 @@ class ServiceSettings(BaseSettings):
     log_level: str = Field("INFO", validation_alias=_env("log_level", "SIKADER_LOG_LEVEL"))
     log_json: bool = True
     asyncapi_try_it_out: bool = False
+    # The broker address agencies use (SASL_SSL, SCRAM-SHA-512), as the AsyncAPI documents name it.
+    asyncapi_kafka_server: str = Field(
+        "kafka.sikader.example:9094",
+        validation_alias=_env("asyncapi_kafka_server", "SIKADER_ASYNCAPI_KAFKA_SERVER"),
+    )
 
     def effective_database_url(self) -> str:
         if self.database_url:
