@@ -1,5 +1,5 @@
 """The command line every service offers (`sikader-<service> ...`): migrate, serve, API
-keys, DLQ inspection and re-drive, outbox re-publishing."""
+keys, DLQ inspection and re-drive, outbox re-publishing, broker access (`kafka`)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from sikader_shared.db import DlqRecord
 from sikader_shared.envelope import encode_headers, headers_to_dict
 from sikader_shared.errors import ServiceError
 from sikader_shared.kafka import producer_for, security_kwargs
+from sikader_shared.kafka_access import AccessError
+from sikader_shared.kafka_access_cli import add_kafka_parser, run_kafka_command
 from sikader_shared.migrations import upgrade_head
 from sikader_shared.service import ServiceDefinition, ServiceRuntime
 from sikader_shared.uow import Actor
@@ -67,6 +69,7 @@ def build_parser(service: str) -> argparse.ArgumentParser:
     repub = outbox.add_parser("republish", help="publish retained events again (consumers skip duplicates)")
     repub.add_argument("--since", help="ISO date or datetime (UTC); default: everything retained")
     outbox.add_parser("status", help="backlog and totals")
+    add_kafka_parser(sub)
     return p
 
 
@@ -95,7 +98,13 @@ def run_cli(definition_factory: Callable[[], ServiceDefinition], argv: list[str]
         )
         return
     try:
-        result = asyncio.run(_dispatch(definition, args))
+        if args.command == "kafka":
+            result = run_kafka_command(definition.settings, args)
+        else:
+            result = asyncio.run(_dispatch(definition, args))
+    except AccessError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
     except ServiceError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         sys.exit(2)

@@ -27,6 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sikader_shared.kafka_secure import BrokerSecurity, secure_properties
+
 REPO = Path(__file__).resolve().parents[2]
 KAFKA_DEPLOY_DIR = REPO / "deploy" / "kafka"
 HEAP_OPTS = ["-Xms256m", "-Xmx512m"]
@@ -142,6 +144,7 @@ class KafkaNode:
     controller_port: int
     directory: Path
     proc: subprocess.Popen[bytes] | None = None
+    internal_port: int = 0  # the secure mode's inter-broker (mutual TLS) listener
 
     @property
     def log_file(self) -> Path:
@@ -160,9 +163,14 @@ class KafkaNode:
 
 
 def broker_properties(
-    node: KafkaNode, voters: str, replicas: int, overrides: Mapping[str, str] | None = None
+    node: KafkaNode,
+    voters: str,
+    replicas: int,
+    overrides: Mapping[str, str] | None = None,
+    security: BrokerSecurity | None = None,
 ) -> dict[str, str]:
-    """One combined broker+controller node. Replication follows the cluster size (1 or 3)."""
+    """One combined broker+controller node. Replication follows the cluster size (1 or 3).
+    `security`: the SASL_SSL listener, mutual TLS inside the cluster and ACLs (kafka_secure)."""
     min_isr = "2" if replicas >= 3 else "1"
     props = {
         "process.roles": "broker,controller",
@@ -197,13 +205,16 @@ def broker_properties(
         "num.recovery.threads.per.data.dir": "1",
         "log.retention.hours": "-1",
     }
+    if security is not None:
+        props.update(secure_properties(node.port, node.internal_port, node.controller_port, security))
     props.update(overrides or {})
     return props
 
 
 @dataclass
 class LocalKafka:
-    """`nodes` KRaft brokers (each also a controller) on loopback, data under `root`."""
+    """`nodes` KRaft brokers (each also a controller) on loopback, data under `root`.
+    `security`: the secure mode (SASL/SCRAM-SHA-512 over TLS, ACLs); by default PLAINTEXT."""
 
     root: Path
     nodes: int = 1
@@ -211,6 +222,7 @@ class LocalKafka:
     ports: list[int] | None = None
     controller_ports: list[int] | None = None
     overrides: dict[str, str] = field(default_factory=dict)
+    security: BrokerSecurity | None = None
     version: str = ""
     cluster_id: str = ""
     members: list[KafkaNode] = field(default_factory=list)
@@ -225,6 +237,9 @@ class LocalKafka:
         self.members = [
             KafkaNode(i + 1, ports[i], controller_ports[i], self.root / f"node-{i + 1}") for i in range(self.nodes)
         ]
+        if self.security is not None:
+            for node in self.members:
+                node.internal_port = free_port()
 
     @property
     def bootstrap(self) -> str:
@@ -239,7 +254,7 @@ class LocalKafka:
         voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.members)
         for node in self.members:
             node.directory.mkdir(parents=True, exist_ok=True)
-            props = broker_properties(node, voters, self.nodes, self.overrides)
+            props = broker_properties(node, voters, self.nodes, self.overrides, self.security)
             node.properties_file.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
 
     def formatted(self) -> bool:
@@ -252,10 +267,12 @@ class LocalKafka:
         for node in self.members:
             if (node.data_dir / "meta.properties").exists():
                 continue
+            # KRaft keeps SCRAM credentials in its metadata: the admin's is written here
+            scram = ["--add-scram", self.security.scram_argument()] if self.security is not None else []
             out = subprocess.run(
                 [
                     *self._jvm(["-Xmx256m"]), "kafka.tools.StorageTool", "format",
-                    f"--cluster-id={self.cluster_id}", "-c", str(node.properties_file), "--ignore-formatted",
+                    f"--cluster-id={self.cluster_id}", "-c", str(node.properties_file), "--ignore-formatted", *scram,
                 ],
                 capture_output=True, text=True, timeout=120,
             )  # fmt: skip
