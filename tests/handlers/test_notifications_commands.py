@@ -3,17 +3,29 @@ audit entries, and the refusals that write nothing."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import timedelta
 
 import pytest
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from notifications.adapters.tables import BroadcastRow, CadreRow, ContactRow, DeliveryRow, OptOutRow, SubscriptionRow
 from notifications.config import NotificationsConfig
-from notifications.domain.signing import unsubscribe_token
+from notifications.domain.signing import (
+    WebhookKeys,
+    new_secret,
+    secret_from_legacy,
+    secret_key,
+    unsubscribe_token,
+    verify_webhook,
+    webhook_headers,
+)
 from notifications.handlers import broadcasts, consent, subscriptions
-from notifications.handlers.deliveries import new_delivery
+from notifications.handlers.deliveries import new_delivery, signing_keys
 from notifications.settings import NotificationsSettings
+from sikader_shared.clock import utc
 from sikader_shared.errors import Invalid, NotFound
 from sikader_shared.testing.handlers import START, HandlerHarness
 from sikader_shared.uow import Actor
@@ -186,3 +198,65 @@ async def test_an_altered_unsubscribe_token_is_refused(notifications_db: Handler
         with pytest.raises(NotFound):
             await consent.unsubscribe(uow, cfg, forged)
     assert await notifications_db.rows(OptOutRow) == []
+
+
+async def test_a_rotation_signs_with_both_secrets_for_the_grace_period_then_with_the_new_one_only(
+    notifications_db: HandlerHarness,
+) -> None:
+    async with notifications_db.uow(DINKES) as uow:
+        older = await subscriptions.create_subscription(
+            uow, "https://sim.example/h", "client-chosen-secret", [CERTIFIED], [], [], None
+        )
+        fresh = await subscriptions.create_subscription(uow, "https://sim.example/g", None, [CERTIFIED], [], [], None)
+        await uow.commit()
+    chosen = secret_from_legacy("client-chosen-secret")
+    assert secret_key(chosen) == b"client-chosen-secret"  # the same key as the X-Sikader signature's
+    assert fresh.legacy_secret is None and len(secret_key(fresh.secret)) == 32
+    assert signing_keys(fresh, START) == WebhookKeys((fresh.secret,), None)
+    assert signing_keys(older, START) == WebhookKeys((chosen,), chosen)
+
+    async with notifications_db.uow(Actor("dinsos", scopes=DINKES.scopes)) as uow:  # not its own: as if missing
+        with pytest.raises(NotFound):
+            await subscriptions.rotate_secret(uow, older.id, timedelta(hours=1))
+    async with notifications_db.uow(DINKES) as uow:
+        await subscriptions.rotate_secret(uow, older.id, timedelta(hours=1))
+        await uow.commit()
+    [row] = await notifications_db.rows(SubscriptionRow, id=older.id)
+    assert row.secret.startswith("whsec_") and row.secret != chosen and row.previous_secret == chosen
+    assert row.previous_until is not None and row.legacy_until == row.previous_until
+    end = utc(row.previous_until)
+    # During the grace period: two signatures, and the deprecated headers by the chosen secret.
+    assert signing_keys(row, end - timedelta(seconds=1)) == WebhookKeys((row.secret, chosen), chosen)
+    # After it: the new whsec_ secret alone, and no deprecated headers any more.
+    assert signing_keys(row, end) == WebhookKeys((row.secret,), None)
+
+    trail = await notifications_db.audit("subscription", older.id)
+    assert [a["action"] for a in trail] == ["subscription.create", "subscription.rotate_secret"]
+    assert "whsec_" not in str(trail) and "client-chosen-secret" not in str(trail)
+
+
+def test_standard_webhooks_headers_match_the_official_test_vector_and_the_library() -> None:
+    secret, msg_id, ts, body = (
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "msg_p5jXN8AQM9LWM0D4loKWxJek",
+        1614265330,
+        b'{"test": 2432232314}',
+    )
+    headers = webhook_headers(WebhookKeys((secret,)), msg_id, "n-1", ts, body)
+    assert headers == {
+        "webhook-id": msg_id,
+        "webhook-timestamp": "1614265330",
+        "webhook-signature": "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+    }
+    now = int(time.time())
+    other = new_secret()
+    both = webhook_headers(WebhookKeys((other, secret), "whsec_" + "c2VjcmV0LXNlY3JldC0w"), msg_id, "n-1", now, body)
+    first, second = both["webhook-signature"].split(" ")
+    for key in (secret, other):  # either secret verifies with the library during the grace period
+        assert Webhook(key).verify(body, both, json_parse=False) is None
+    assert second == webhook_headers(WebhookKeys((secret,)), msg_id, "n", now, body)["webhook-signature"]
+    assert first != second
+    assert both["X-Sikader-Delivery"] == "n-1"
+    assert verify_webhook("secret-secret-0", both["X-Sikader-Timestamp"], body, both["X-Sikader-Signature"], now)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(new_secret()).verify(body, both)

@@ -10,6 +10,7 @@ import pytest
 
 from notifications.adapters.tables import CadreRow, ContactRow, DeliveryRow, ReceivedEventRow
 from notifications.config import NotificationsConfig
+from notifications.domain.signing import WebhookKeys, secret_from_legacy
 from notifications.entrypoints.consumers import event_handlers
 from notifications.handlers import subscriptions
 from notifications.handlers.deliveries import record_attempt, start_attempt
@@ -114,7 +115,10 @@ async def test_an_attempt_is_claimed_sent_and_recorded_with_its_outcome_event(no
         moved, attempt = await start_attempt(uow, cfg, webhook.id, LEASE)
         await uow.commit()
     assert moved and attempt is not None and attempt.number == 1 and attempt.cause == env.id
-    assert attempt.message is not None and attempt.message.to == sub.url and attempt.message.secret == sub.secret
+    assert attempt.message is not None and attempt.message.to == sub.url
+    # A client-chosen secret (deprecated): its whsec_ form signs, and it signs the old headers.
+    assert attempt.message.keys == WebhookKeys((sub.secret,), sub.secret) and sub.secret == secret_from_legacy("s" * 16)
+    assert attempt.message.webhook_id == env.id
     assert attempt.message.headers["ce-id"] == env.id
     async with notifications_db.uow() as uow:  # leased: a second worker gets nothing to do
         assert await start_attempt(uow, cfg, webhook.id, LEASE) == (False, None)

@@ -32,7 +32,7 @@ from sikader_shared.testing.devsmtp import DevMailServer
 from sikader_shared.testing.kafka import headers_of, wait_for
 from sikader_shared.testing.services import issue_key_with_cli
 from tests.conftest import subprocess_env
-from tests.notifications.support import HttpReceiver
+from tests.notifications.support import HttpReceiver, whsec_of
 
 pytestmark = pytest.mark.integration
 
@@ -83,7 +83,7 @@ async def test_walkthrough_story_across_four_service_processes(
 ) -> None:
     bootstrap = broker.bootstrap
     mail = DevMailServer(tmp_path / "mail", smtp_port=free_port(), http_port=free_port()).start()
-    hook = HttpReceiver(SECRET).start()
+    hook = HttpReceiver(whsec_of(SECRET), legacy_secret=SECRET).start()  # both header sets
     try:
         envs = {s: subprocess_env(s, broker, databases(s), tmp_path / s) for s in SERVICES}
         envs["notifications"].update(
@@ -131,7 +131,8 @@ async def test_walkthrough_story_across_four_service_processes(
                     ),
                     201,
                 )
-            assert sub["event_types"] == ["sikader.certification.CadreCertified.v1"] and "secret" not in sub
+            assert sub["event_types"] == ["sikader.certification.CadreCertified.v1"]
+            assert sub["secret"] == whsec_of(SECRET)  # a client-chosen secret (deprecated): its whsec_ form
 
             # 1. A Posyandu that meets in a resident's house.
             p = ok(

@@ -3,6 +3,7 @@ SMS / WhatsApp gateway) that verifies signatures, plus event builders."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -17,6 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
 from sqlalchemy import select
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from notifications.adapters.tables import CadreRow, ContactRow, DeliveryRow, PosyanduRow
 from sikader_shared.auth import issue_key
@@ -41,12 +44,28 @@ KEC = "64.71.01"
 KEL = "64.71.01.1001"
 
 
-def verify_signature(secret: str, headers: dict[str, str], body: bytes, tolerance_s: int = 300) -> bool:
-    """The snippet documented in services/notifications/README.md, as a receiver runs it."""
-    timestamp = headers["x-sikader-timestamp"]
+def verify_signature(secret: str, headers: dict[str, str], body: bytes) -> bool:
+    """Standard Webhooks verification with the PyPI `standardwebhooks` library (pinned in
+    requirements-dev.txt), as a subscriber runs it: signature, id and a fresh timestamp."""
+    try:
+        Webhook(secret).verify(body, headers)
+    except (WebhookVerificationError, ValueError):  # ValueError: not a whsec_ / base64 secret
+        return False
+    return True
+
+
+def verify_legacy_signature(secret: str, headers: dict[str, str], body: bytes, tolerance_s: int = 300) -> bool:
+    """The deprecated X-Sikader-Signature check, as services/notifications/README.md describes it."""
+    timestamp = headers.get("x-sikader-timestamp", "")
+    signature = headers.get("x-sikader-signature", "")
     expected = "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    fresh = abs(time.time() - int(timestamp)) <= tolerance_s
-    return fresh and hmac.compare_digest(expected, headers["x-sikader-signature"])
+    fresh = timestamp.isdigit() and abs(time.time() - int(timestamp)) <= tolerance_s
+    return fresh and hmac.compare_digest(expected, signature)
+
+
+def whsec_of(client_secret: str) -> str:
+    """The documented whsec_ form of a client-chosen secret (the same key)."""
+    return "whsec_" + base64.b64encode(client_secret.encode()).decode()
 
 
 @dataclass
@@ -63,17 +82,22 @@ class Received:
 
 class HttpReceiver:
     """A real HTTP server in a thread, an outside system's webhook endpoint. `status` is what
-    it answers (401 when a `secret` is set and the signature does not verify); `hold` (when
+    it answers (401 when a `secret` (whsec_) is set and the Standard Webhooks signature does
+    not verify, or a `legacy_secret` is set and the deprecated one does not); `hold` (when
     set to an Event) makes it hang until the event is set: a slow subscriber. It can stop and
     start again on the same port: while it is down, connections are refused (what a crashed
     receiver looks like)."""
 
-    def __init__(self, secret: str | None = None, path: str = "/hook") -> None:
+    def __init__(self, secret: str | None = None, path: str = "/hook", legacy_secret: str | None = None) -> None:
         self.secret = secret
+        self.legacy_secret = legacy_secret
         self.path = path
         self.port = free_port()
         self.status = 200
         self.hold: threading.Event | None = None
+        self.delay = 0.0  # seconds before answering: a receiver that takes its time
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most requests it was answering at once
         self.requests: list[Received] = []  # answered requests, in arrival order
         self.arrived = 0  # requests that reached the handler, answered or not
         self._lock = threading.Lock()
@@ -99,14 +123,18 @@ class HttpReceiver:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 with receiver._lock:
                     receiver.arrived += 1
+                    receiver.in_flight += 1
+                    receiver.max_in_flight = max(receiver.max_in_flight, receiver.in_flight)
                 if receiver.hold is not None:
                     receiver.hold.wait(30)
+                time.sleep(receiver.delay)
                 status = receiver.status
-                verified = verify_signature(receiver.secret, headers, body) if receiver.secret else None
+                verified = receiver.verify(headers, body)
                 if verified is False:
                     status = 401
                 with receiver._lock:
                     receiver.requests.append(Received(headers, body, status, verified))
+                    receiver.in_flight -= 1
                 self.send_response(status)
                 self.send_header("content-length", "0")
                 self.end_headers()
@@ -114,6 +142,14 @@ class HttpReceiver:
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
+
+    def verify(self, headers: dict[str, str], body: bytes) -> bool | None:
+        """None without secrets, else whether every signature expected verifies."""
+        if self.secret is None and self.legacy_secret is None:
+            return None
+        standard = self.secret is None or verify_signature(self.secret, headers, body)
+        legacy = self.legacy_secret is None or verify_legacy_signature(self.legacy_secret, headers, body)
+        return standard and legacy
 
     def stop(self) -> None:
         server, self._server = self._server, None

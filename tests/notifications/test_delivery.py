@@ -53,22 +53,24 @@ async def test_down_receiver_gets_everything_in_order_once_and_slow_or_dead_ones
     )
     svc = await run_service(definition(settings, clock))
     key = await issue(svc.runtime, "dinkes", ["notifications:subscribe"])
-    down, slow, healthy = (HttpReceiver(f"secret-{name}-0123456789").start() for name in ("down", "slow", "ok"))
+    down, slow, healthy = (HttpReceiver().start() for _ in range(3))
     down.status = 503
     slow.hold = threading.Event()
     dead_url = f"http://127.0.0.1:{free_port()}/hook"  # nothing listens there
     try:
         subs = {}
         async with svc.client(key) as client:
-            for name, url, secret in (
-                ("down", down.url, down.secret),
-                ("slow", slow.url, slow.secret),
-                ("ok", healthy.url, healthy.secret),
-                ("dead", dead_url, "secret-dead-0123456789"),
+            for name, url, receiver in (
+                ("down", down.url, down),
+                ("slow", slow.url, slow),
+                ("ok", healthy.url, healthy),
+                ("dead", dead_url, None),
             ):
-                r = await client.post("/subscriptions", json={"url": url, "secret": secret, "event_types": TYPES})
+                r = await client.post("/subscriptions", json={"url": url, "event_types": TYPES})
                 assert r.status_code == 201
                 subs[name] = r.json()["id"]
+                if receiver is not None:
+                    receiver.secret = r.json()["secret"]  # generated, shown once
 
         cadre_id = "7d1c0a9e-0000-4000-8000-000000000001"
         ids = await publish(

@@ -26,6 +26,7 @@ from tests.notifications.support import (
     projected,
     publish,
     wait_until,
+    whsec_of,
 )
 
 pytestmark = pytest.mark.integration
@@ -34,8 +35,10 @@ SECRET = "dinkes-webhook-secret-0123456789"
 
 async def test_cadre_certified_emails_the_cadre_and_signs_a_webhook(broker, databases, run_service, tmp_path: Path):
     mail = DevMailServer(tmp_path / "mail", smtp_port=free_port(), http_port=free_port()).start()
-    hook = HttpReceiver(SECRET).start()
-    other_hook = HttpReceiver("dp3akb-webhook-secret-000000").start()
+    # dinkes registered before Standard Webhooks, with a secret of its own (deprecated): it gets
+    # both header sets; dp3akb lets the service generate its whsec_ secret.
+    hook = HttpReceiver(whsec_of(SECRET), legacy_secret=SECRET).start()
+    other_hook = HttpReceiver().start()
     gateway = HttpReceiver().start()
     try:
         settings = settings_for(
@@ -66,19 +69,21 @@ async def test_cadre_certified_emails_the_cadre_and_signs_a_webhook(broker, data
             )
             assert r.status_code == 201, r.text
             sub = r.json()
-            assert sub["event_types"] == ["sikader.certification.CadreCertified.v1"] and "secret" not in sub
+            assert sub["event_types"] == ["sikader.certification.CadreCertified.v1"]
+            assert sub["secret"] == whsec_of(SECRET)  # the same key, for a Standard Webhooks library
         async with svc.client(dp3akb) as client:
             r = await client.post(
                 "/subscriptions",
                 json={
                     "url": other_hook.url,
-                    "secret": "dp3akb-webhook-secret-000000",
                     "event_types": ["CadreCertified"],
                     "kecamatan_codes": ["64.71.02"],
                 },
             )
             assert r.status_code == 201
             other = r.json()
+            other_hook.secret = other["secret"]
+            assert other["secret"].startswith("whsec_")
             # Each key sees only its own OPD client's subscriptions.
             assert [s["id"] for s in (await client.get("/subscriptions")).json()] == [other["id"]]
             assert (await client.get(f"/subscriptions/{sub['id']}")).status_code == 404
@@ -107,7 +112,8 @@ async def test_cadre_certified_emails_the_cadre_and_signs_a_webhook(broker, data
         assert "unsubscribe" not in to_dinkes.get_content()  # agency mailboxes are not cadres
 
         [webhook] = hook.accepted()
-        assert webhook.verified is True
+        assert webhook.verified is True  # the Standard Webhooks signature and the deprecated one
+        assert webhook.headers["webhook-id"] == event_id
         assert webhook.headers["ce-id"] == event_id
         assert webhook.headers["ce-type"] == "sikader.certification.CadreCertified.v1"
         assert webhook.headers["ce-source"] == "sikader/certification"

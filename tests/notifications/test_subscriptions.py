@@ -35,8 +35,8 @@ async def test_subscription_lifecycle_pause_resume_log_and_redelivery(
     key = await issue(svc.runtime, "puskesmas-damai", ["notifications:subscribe"])
     other = await issue(svc.runtime, "dinsos", ["notifications:subscribe"])
     reader = await issue(svc.runtime, "dinkes", ["registry:read"])
-    hook = HttpReceiver(SECRET).start()
-    body = {"url": hook.url, "secret": SECRET, "event_types": ["CertificateExpiring", "CertificateRevoked"]}
+    hook = HttpReceiver().start()
+    body = {"url": hook.url, "event_types": ["CertificateExpiring", "CertificateRevoked"]}
     try:
         async with svc.client() as anonymous:
             assert (await anonymous.post("/subscriptions", json=body)).status_code == 401
@@ -55,7 +55,7 @@ async def test_subscription_lifecycle_pause_resume_log_and_redelivery(
             first = await client.post("/subscriptions", json=body, headers={"Idempotency-Key": "sub-1"})
             again = await client.post("/subscriptions", json=body, headers={"Idempotency-Key": "sub-1"})
             assert first.status_code == 201 and again.json() == first.json()
-            sub_id = first.json()["id"]
+            sub_id, hook.secret = first.json()["id"], first.json()["secret"]
             assert [s["id"] for s in (await client.get("/subscriptions")).json()] == [sub_id]
 
         async with svc.client(other) as client:
@@ -128,6 +128,7 @@ async def test_subscription_lifecycle_pause_resume_log_and_redelivery(
             f"{one}/resume",
             f"{one}/deliveries",
             f"{one}/redeliver",
+            f"{one}/secret/rotate",
             "/broadcasts",
             "/broadcasts/{broadcast_id}",
             "/unsubscribe/{token}",
@@ -143,6 +144,8 @@ async def test_subscription_lifecycle_pause_resume_log_and_redelivery(
             "BroadcastCreate",
             "BroadcastPublic",
             "RedeliverRequest",
+            "SubscriptionCreated",
+            "SecretRotated",
         ):
             assert schemas[name].get("examples"), name
     finally:

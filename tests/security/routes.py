@@ -522,6 +522,13 @@ NOTIFICATIONS = [
     ),
     route(
         "notifications",
+        "POST",
+        "/subscriptions/{subscription_id}/secret/rotate",
+        "notifications:subscribe",
+        lambda r: Req(f"/subscriptions/{r['subscription']}/secret/rotate"),
+    ),
+    route(
+        "notifications",
         "DELETE",
         "/subscriptions/{subscription_id}",
         "notifications:subscribe",

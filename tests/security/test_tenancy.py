@@ -41,6 +41,7 @@ async def test_one_opd_cannot_see_or_touch_another_opds_subscriptions(platform: 
             ("POST", f"/subscriptions/{sid}/pause", None),
             ("POST", f"/subscriptions/{sid}/resume", None),
             ("POST", f"/subscriptions/{sid}/redeliver", redeliver),
+            ("POST", f"/subscriptions/{sid}/secret/rotate", None),
             ("DELETE", f"/subscriptions/{sid}", None),
         ]
         for method, path, payload in attempts:

@@ -4,8 +4,10 @@ unsubscribe signing secret."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends
@@ -19,6 +21,24 @@ from sikader_shared.crypto import FieldCipher, load_cipher
 from sikader_shared.deps import get_config
 
 
+class Wakeup:
+    """Deliveries just planned wake the delivery worker before its next poll."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    async def wait(self, timeout: float) -> bool:
+        """Whether woken within `timeout` (and ready for the next wake)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), timeout)
+        woken = self._event.is_set()
+        self._event.clear()
+        return woken
+
+
 @dataclass(frozen=True)
 class NotificationsConfig:
     settings: NotificationsSettings
@@ -29,6 +49,7 @@ class NotificationsConfig:
     # None without a contact key: messages to cadres wait (and finally fail) without an address.
     cipher: FieldCipher | None
     unsubscribe_secret: bytes
+    wakeup: Wakeup = field(default_factory=Wakeup)
 
     @classmethod
     def from_settings(cls, settings: NotificationsSettings) -> NotificationsConfig:

@@ -43,6 +43,12 @@ class NotificationsSettings(ServiceSettings):
     gateway_timeout_s: float = 10.0
 
     webhook_timeout_s: float = 10.0
+    # After POST /subscriptions/{id}/secret/rotate, the replaced secret signs too (a second
+    # signature in webhook-signature) for this long, while the subscriber switches.
+    webhook_secret_grace_s: int = Field(86400, ge=0, le=30 * 86400)
+    # Webhooks in flight at once to one subscription, each for another aggregate key (a key's
+    # events still go one after another, in order); also its keep-alive connection pool's size.
+    webhook_concurrency: int = Field(8, ge=1, le=256)
     # Webhooks go to public internet addresses only (no loopback, private or link-local ones:
     # an OPD key must not make this service call inside the city's network). True for local
     # development and tests, where the receivers run on 127.0.0.1.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 import time
 from dataclasses import dataclass, field
@@ -17,9 +18,13 @@ from typing import Protocol
 import aiosmtplib
 import httpx
 
-from notifications.domain.signing import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, webhook_signature
+from notifications.domain.signing import WebhookKeys, webhook_headers
 from notifications.domain.subscriptions import literal_address, refused_destination
 from notifications.settings import NotificationsSettings
+
+# httpx logs every request at INFO: at a thousand webhooks a second that line costs more CPU
+# than the POST. Failures are logged by the worker and kept in the delivery log.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)
@@ -31,7 +36,8 @@ class OutgoingMessage:
     text: str = ""
     body: bytes = b""  # webhook: the CloudEvent data, byte for byte
     headers: dict[str, str] = field(default_factory=dict)
-    secret: str = ""  # webhook: the subscription's signing secret
+    keys: WebhookKeys | None = None  # webhook: the secrets that sign it
+    webhook_id: str = ""  # webhook: the event's ce_id (webhook-id)
 
 
 class DeliveryFailed(Exception):
@@ -49,11 +55,22 @@ class Sender(Protocol):
 
 
 def _http_client(timeout: float) -> httpx.AsyncClient:
-    """One client per sender, for every send: building one builds a TLS context, CPU enough
-    to hold a subscriber's lane back if it were done for each delivery. No keep-alive: each
-    POST still opens its own connection, so a receiver that restarts or closes idle
-    connections fails no delivery."""
+    """One client per gateway sender, for every send: building one builds a TLS context. No
+    keep-alive: each POST opens its own connection (a few messages a minute)."""
     return httpx.AsyncClient(timeout=timeout, follow_redirects=False, limits=httpx.Limits(max_keepalive_connections=0))
+
+
+def _pool(timeout: float, size: int) -> httpx.AsyncClient:
+    """A subscriber's keep-alive connection pool: up to `size` connections (one per webhook in
+    flight), kept open between webhooks."""
+    limits = httpx.Limits(max_connections=size, max_keepalive_connections=size, keepalive_expiry=30.0)
+    return httpx.AsyncClient(timeout=timeout, follow_redirects=False, limits=limits)
+
+
+# A kept-alive connection the receiver closed meanwhile fails with one of these before any
+# answer: the POST goes again at once on a new connection (a duplicate at worst: receivers
+# deduplicate on webhook-id).
+_STALE = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 
 
 class EmailSender:
@@ -90,12 +107,21 @@ class EmailSender:
 
 class WebhookSender:
     """POST of the CloudEvent in HTTP binary mode (ce-* headers, the event JSON as body),
-    signed: X-Sikader-Signature = sha256=HMAC-SHA256(secret, timestamp + "." + body)."""
+    signed as Standard Webhooks say: webhook-id (the ce_id), webhook-timestamp and
+    webhook-signature = v1,<base64 HMAC-SHA256(key, id.timestamp.body)>."""
 
     def __init__(self, settings: NotificationsSettings) -> None:
         self.timeout = settings.webhook_timeout_s
         self.allow_private = settings.webhook_allow_private_networks
-        self._client: httpx.AsyncClient | None = None  # made in the loop that sends
+        self.pool_size = settings.webhook_concurrency
+        self._pools: dict[str, httpx.AsyncClient] = {}  # per webhook URL, made in the loop that sends
+
+    def _pool_for(self, url: str) -> httpx.AsyncClient:
+        """The subscriber's own pool (one per URL: subscribers never share connections)."""
+        pool = self._pools.get(url)
+        if pool is None:
+            pool = self._pools[url] = _pool(self.timeout, self.pool_size)
+        return pool
 
     async def _check_destination(self, url: str) -> None:
         """Resolve the host at each send (a name may point somewhere else since it was
@@ -119,19 +145,23 @@ class WebhookSender:
     async def send(self, message: OutgoingMessage) -> None:
         if not self.allow_private:
             await self._check_destination(message.to)
-        timestamp = str(int(time.time()))
+        if message.keys is None:
+            raise DeliveryFailed("webhook: no signing secret", permanent=True)
+        signature = webhook_headers(
+            message.keys, message.webhook_id, message.notification_id, int(time.time()), message.body
+        )
         headers = {
             **message.headers,
             "content-type": "application/json",
-            TIMESTAMP_HEADER: timestamp,
-            SIGNATURE_HEADER: webhook_signature(message.secret, timestamp, message.body),
-            DELIVERY_HEADER: message.notification_id,
-            "user-agent": "sikader-notifications/1",
+            **signature,
+            "user-agent": "sikader-notifications/2",
         }
-        if self._client is None:
-            self._client = _http_client(self.timeout)
+        pool = self._pool_for(message.to)
         try:
-            response = await self._client.post(message.to, content=message.body, headers=headers)
+            try:
+                response = await pool.post(message.to, content=message.body, headers=headers)
+            except _STALE:
+                response = await pool.post(message.to, content=message.body, headers=headers)
         except httpx.TimeoutException as exc:
             raise DeliveryFailed(f"webhook timed out after {self.timeout:g} s") from exc
         except httpx.HTTPError as exc:

@@ -106,8 +106,12 @@ async def kept_events(
 
 
 async def subscriptions_for(session: AsyncSession, ce_type: str) -> list[SubscriptionRow]:
-    # JSON containment differs between SQLite and PostgreSQL: filter the (few) rows in Python.
-    rows: Sequence[SubscriptionRow] = (await session.execute(select(SubscriptionRow))).scalars().all()
+    """The subscriptions to a type. Read once per session (a consumer's batch of events is one
+    session): JSON containment differs between SQLite and PostgreSQL, so the (few) rows are
+    filtered in Python."""
+    rows: Sequence[SubscriptionRow] | None = session.info.get("ntf.subscriptions")
+    if rows is None:
+        rows = session.info["ntf.subscriptions"] = (await session.execute(select(SubscriptionRow))).scalars().all()
     return [s for s in rows if ce_type in s.event_types]
 
 
@@ -234,6 +238,49 @@ async def claim_attempt(
         .values(attempts=attempts_seen + 1, last_attempt_at=now, next_attempt_at=now + lease)
     )
     return getattr(claimed, "rowcount", 0) == 1
+
+
+async def claim_attempts(
+    session: AsyncSession, delivery_ids: Sequence[int], now: datetime, lease: timedelta
+) -> dict[int, int]:
+    """Count an attempt and lease each row still pending and due, in one statement: id ->
+    its attempt number. A row another worker claimed meanwhile is leased into the future, so
+    it fails the `next_attempt_at` guard (PostgreSQL re-checks it after the row lock)."""
+    if not delivery_ids:
+        return {}
+    claimed = await session.execute(
+        update(DeliveryRow)
+        .where(
+            col(DeliveryRow.id).in_(list(delivery_ids)),
+            col(DeliveryRow.status) == "pending",
+            col(DeliveryRow.next_attempt_at) <= now,
+        )
+        .values(attempts=col(DeliveryRow.attempts) + 1, last_attempt_at=now, next_attempt_at=now + lease)
+        .returning(col(DeliveryRow.id), col(DeliveryRow.attempts))
+        .execution_options(synchronize_session=False)
+    )
+    return {int(r[0]): int(r[1]) for r in claimed.all()}
+
+
+async def deliveries_by_id(session: AsyncSession, delivery_ids: Sequence[int]) -> list[DeliveryRow]:
+    """The rows, fresh from the database (one statement), in id order."""
+    if not delivery_ids:
+        return []
+    query = (
+        select(DeliveryRow)
+        .where(col(DeliveryRow.id).in_(list(delivery_ids)))
+        .order_by(col(DeliveryRow.id))
+        .execution_options(populate_existing=True)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def kept_events_by_id(session: AsyncSession, event_ids: Sequence[str]) -> dict[str, ReceivedEventRow]:
+    if not event_ids:
+        return {}
+    query = select(ReceivedEventRow).where(col(ReceivedEventRow.event_id).in_(list(set(event_ids))))
+    rows: Sequence[ReceivedEventRow] = (await session.execute(query)).scalars().all()
+    return {r.event_id: r for r in rows}
 
 
 # -- broadcasts -------------------------------------------------------------------------------

@@ -90,7 +90,15 @@ class SubscriptionRow(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=36)
     client_id: str = Field(max_length=100, index=True)
     url: str = Field(max_length=2000)
-    secret: str = Field(max_length=200)
+    # Standard Webhooks `whsec_` secrets: the current one, and the one it replaced while its
+    # rotation's grace period lasts (both sign). `legacy_secret` is a client-chosen secret of a
+    # subscription made before Standard Webhooks (as `whsec_`): it signs the deprecated
+    # X-Sikader-* headers until `legacy_until` (none: until the secret is rotated).
+    secret: str = Field(max_length=400)
+    previous_secret: str | None = Field(default=None, max_length=400)
+    previous_until: datetime | None = Timestamp(nullable=True)
+    legacy_secret: str | None = Field(default=None, max_length=400)
+    legacy_until: datetime | None = Timestamp(nullable=True)
     description: str | None = Field(default=None, max_length=500)
     event_types: list[str] = Field(sa_column=Column(JSON, nullable=False))
     kecamatan_codes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

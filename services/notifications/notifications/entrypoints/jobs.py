@@ -6,7 +6,6 @@ here in between, outside any transaction."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Callable
@@ -15,11 +14,14 @@ from datetime import timedelta
 from notifications.adapters import repository as repo
 from notifications.adapters.channels import DeliveryFailed, Sender, build_senders
 from notifications.config import NotificationsConfig
+from notifications.handlers.batches import Outcome, claim_webhooks, record_webhooks
 from notifications.handlers.broadcasts import complete_broadcasts
 from notifications.handlers.deliveries import Attempt, record_attempt, start_attempt
 from sikader_shared.service import BackgroundJob, ServiceRuntime
 
 log = logging.getLogger(__name__)
+WEBHOOK_LANE = "sub:"  # a subscription's lane: its webhooks go in batches
+WAKE_RETRY_S = 0.05
 
 
 class DeliveryWorker:
@@ -43,18 +45,34 @@ class DeliveryWorker:
 
     async def run(self, stop: asyncio.Event) -> None:
         try:
+            woken = False
             while not stop.is_set():
                 try:
-                    await self.tick(wait=False)
+                    started = await self.tick(wait=False)
+                    if woken and not started:  # woken before the consumer's commit: once more
+                        await asyncio.sleep(WAKE_RETRY_S)
+                        await self.tick(wait=False)
                 except Exception:
                     log.exception("delivery tick failed")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.settings.worker_poll_s)
+                woken = await self._sleep(stop)
         finally:
             tasks = list(self._in_flight.values())
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _sleep(self, stop: asyncio.Event) -> bool:
+        """Until the next poll, a wake-up (deliveries planned) or the stop. True when woken."""
+        stopping = asyncio.ensure_future(stop.wait())
+        woken = asyncio.ensure_future(self.config.wakeup.wait(self.settings.worker_poll_s))
+        try:
+            await asyncio.wait([stopping, woken], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+        if not woken.done():
+            woken.cancel()
+            return False
+        return woken.result()
 
     async def tick(self, wait: bool = True) -> int:
         """Start a lane task for every recipient with a due delivery (skipping lanes still
@@ -87,6 +105,9 @@ class DeliveryWorker:
 
     async def _lane(self, lane: str) -> None:
         async with self._slots:
+            if lane.startswith(WEBHOOK_LANE):
+                await self._webhook_lane(lane)
+                return
             while True:
                 async with self.runtime.sessions() as session:
                     heads = await repo.due_heads(session, self.runtime.clock.now(), self.settings.worker_batch, lane)
@@ -100,6 +121,32 @@ class DeliveryWorker:
                         log.exception("delivery attempt crashed", extra={"delivery": delivery_id})
                 if not progressed:
                     return
+
+    async def _webhook_lane(self, lane: str) -> None:
+        """A subscription's lane in batches: claim the due heads (one per aggregate key) in one
+        transaction, POST them up to `webhook_concurrency` at a time, record the outcomes in
+        one transaction; again until nothing is due."""
+        limit = self.settings.webhook_concurrency
+        while True:
+            async with self.runtime.uow() as uow:
+                due, attempts = await claim_webhooks(uow, lane, self.settings.worker_batch, self.lease)
+                await uow.commit()
+            if not attempts:
+                if due:  # only skipped ones: their successors may be due now
+                    continue
+                return
+            gate = asyncio.Semaphore(limit)
+
+            async def send(attempt: Attempt, gate: asyncio.Semaphore = gate) -> Outcome:
+                async with gate:
+                    error, permanent = await self._send(attempt)
+                rand = self.rng.random() if error is not None and not permanent else 0.0
+                return Outcome(attempt, error, permanent, rand)
+
+            outcomes = await asyncio.gather(*(send(a) for a in attempts))
+            async with self.runtime.uow() as uow:
+                await record_webhooks(uow, self.config, outcomes)
+                await uow.commit()
 
     async def complete_broadcasts(self) -> None:
         async with self.runtime.uow() as uow:

@@ -35,7 +35,6 @@ class SubscriptionCreate(BaseModel):
             "examples": [
                 {
                     "url": "https://sim.dinkes.balikpapan.go.id/hooks/sikader",
-                    "secret": "a-long-random-shared-secret-0f9e8d7c",
                     "event_types": ["CadreCertified", "CertificateRevoked"],
                     "kecamatan_codes": ["64.71.01"],
                     "kelurahan_codes": [],
@@ -46,7 +45,15 @@ class SubscriptionCreate(BaseModel):
     )
 
     url: AnyHttpUrl = Field(description="Where events are POSTed (https in production)")
-    secret: str = Field(min_length=16, max_length=200, description="Shared secret for the HMAC-SHA256 signature")
+    secret: str | None = Field(
+        default=None,
+        min_length=16,
+        max_length=200,
+        json_schema_extra={"deprecated": True},
+        description="Deprecated, accepted until 2027-03-31: leave it out and the service generates a whsec_ "
+        "secret. A client-chosen secret also gets the deprecated X-Sikader-* headers; its whsec_ form (the "
+        "same key) is in the answer",
+    )
     event_types: list[str] = Field(
         min_length=1, max_length=50, description="Event names ('CadreCertified') or ce_types"
     )
@@ -55,26 +62,22 @@ class SubscriptionCreate(BaseModel):
     description: str | None = Field(default=None, max_length=500)
 
 
+SUBSCRIPTION_EXAMPLE: dict[str, Any] = {
+    "id": EXAMPLE_SUB_ID,
+    "client_id": "dinkes",
+    "url": "https://sim.dinkes.balikpapan.go.id/hooks/sikader",
+    "description": "SIM Dinkes: kader tersertifikasi",
+    "event_types": ["sikader.certification.CadreCertified.v1"],
+    "kecamatan_codes": ["64.71.01"],
+    "kelurahan_codes": [],
+    "status": "active",
+    "created_at": "2026-12-01T02:00:00Z",
+    "updated_at": "2026-12-01T02:00:00Z",
+}
+
+
 class SubscriptionPublic(BaseModel):
-    model_config = ConfigDict(
-        from_attributes=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": EXAMPLE_SUB_ID,
-                    "client_id": "dinkes",
-                    "url": "https://sim.dinkes.balikpapan.go.id/hooks/sikader",
-                    "description": "SIM Dinkes: kader tersertifikasi",
-                    "event_types": ["sikader.certification.CadreCertified.v1"],
-                    "kecamatan_codes": ["64.71.01"],
-                    "kelurahan_codes": [],
-                    "status": "active",
-                    "created_at": "2026-12-01T02:00:00Z",
-                    "updated_at": "2026-12-01T02:00:00Z",
-                }
-            ]
-        },
-    )
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [SUBSCRIPTION_EXAMPLE]})
 
     id: str
     client_id: str
@@ -86,6 +89,36 @@ class SubscriptionPublic(BaseModel):
     status: Literal["active", "paused"]
     created_at: UtcDatetime
     updated_at: UtcDatetime
+
+
+WHSEC_EXAMPLE = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+SECRET_DESCRIPTION = (
+    "The Standard Webhooks signing secret (whsec_ + base64 of 32 random bytes): shown only in this answer"
+)
+
+
+class SubscriptionCreated(SubscriptionPublic):
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_extra={"examples": [{**SUBSCRIPTION_EXAMPLE, "secret": WHSEC_EXAMPLE}]}
+    )
+
+    secret: str = Field(description=SECRET_DESCRIPTION)
+
+
+class SecretRotated(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"id": EXAMPLE_SUB_ID, "secret": WHSEC_EXAMPLE, "previous_secret_expires_at": "2026-12-02T02:00:00Z"}
+            ]
+        }
+    )
+
+    id: str
+    secret: str = Field(description=SECRET_DESCRIPTION)
+    previous_secret_expires_at: UtcDatetime = Field(
+        description="Until then webhook-signature carries a second signature, by the replaced secret"
+    )
 
 
 class SubscriptionDeleted(BaseModel):

@@ -40,6 +40,7 @@ from notifications.domain.deliveries import (
     new_message,
 )
 from notifications.domain.schedule import QUIET_CHANNELS
+from notifications.domain.signing import WebhookKeys, keys_at
 from notifications.domain.templates import TemplateError
 from sikader_shared.clock import utc
 from sikader_shared.crypto import FieldCipherError
@@ -200,7 +201,7 @@ async def compose(uow: UnitOfWork, config: NotificationsConfig, row: DeliveryRow
     received = await repo.kept_event(uow.session, row.source_event_id) if row.source_event_id else None
     correlation = received.headers.get("ce_correlationid") if received else None
     if row.channel == "webhook":
-        return await _webhook(uow, row, received), correlation
+        return await webhook_message(uow, row, received), correlation
     settings = config.settings
     gateways = {"sms": settings.sms_gateway_url, "whatsapp": settings.whatsapp_gateway_url}
     if row.channel in gateways and not gateways[row.channel]:
@@ -221,7 +222,7 @@ async def compose(uow: UnitOfWork, config: NotificationsConfig, row: DeliveryRow
     return message, correlation
 
 
-async def _webhook(uow: UnitOfWork, row: DeliveryRow, received: ReceivedEventRow | None) -> OutgoingMessage:
+async def webhook_message(uow: UnitOfWork, row: DeliveryRow, received: ReceivedEventRow | None) -> OutgoingMessage:
     """The kept CloudEvent, byte for byte, with its ce-* headers, to the subscription's URL."""
     sub = await uow.session.get(SubscriptionRow, row.subscription_id or "")
     if sub is None:
@@ -230,7 +231,17 @@ async def _webhook(uow: UnitOfWork, row: DeliveryRow, received: ReceivedEventRow
         raise Undeliverable("source event not kept", permanent=True)
     headers = {f"ce-{k[3:]}": v for k, v in received.headers.items() if k.startswith("ce_")}
     body = received.payload.encode("utf-8")
-    return OutgoingMessage(row.notification_id, "webhook", sub.url, body=body, headers=headers, secret=sub.secret)
+    keys = signing_keys(sub, uow.clock.now())
+    return OutgoingMessage(
+        row.notification_id, "webhook", sub.url, body=body, headers=headers, keys=keys, webhook_id=received.event_id
+    )
+
+
+def signing_keys(sub: SubscriptionRow, now: datetime) -> WebhookKeys:
+    """The secrets that sign the subscription's webhooks at `now`."""
+    previous_until = utc(sub.previous_until) if sub.previous_until else None
+    legacy_until = utc(sub.legacy_until) if sub.legacy_until else None
+    return keys_at(sub.secret, sub.previous_secret, previous_until, sub.legacy_secret, legacy_until, now)
 
 
 async def _address(uow: UnitOfWork, config: NotificationsConfig, row: DeliveryRow) -> tuple[str, str]:

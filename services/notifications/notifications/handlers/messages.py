@@ -7,6 +7,8 @@ import functools
 import json
 from typing import Any
 
+from sqlalchemy import event as sa_event
+
 from notifications.adapters import repository as repo
 from notifications.adapters.tables import CadreRow, PosyanduRow, ReceivedEventRow
 from notifications.config import NotificationsConfig
@@ -28,6 +30,16 @@ async def on_public_event(config: NotificationsConfig, uow: UnitOfWork, event: E
     received = await keep_event(uow, event, env, payload)
     await plan_webhooks(uow, received)
     await plan_rule_messages(uow, config, event, received, payload)
+    _wake_after_commit(uow, config)
+
+
+def _wake_after_commit(uow: UnitOfWork, config: NotificationsConfig) -> None:
+    """Wake the delivery worker once this transaction (the consumer's batch) commits: the
+    deliveries are due now, not at the next poll."""
+    sync = uow.session.sync_session
+    if not sync.info.get("ntf.wake"):
+        sync.info["ntf.wake"] = True
+        sa_event.listen(sync, "after_commit", lambda _session: config.wakeup.set(), once=True)
 
 
 async def keep_event(uow: UnitOfWork, event: Event, env: Envelope, payload: dict[str, Any]) -> ReceivedEventRow:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from notifications.adapters import repository as repo
 from notifications.adapters.tables import DeliveryRow, ReceivedEventRow, SubscriptionRow
+from notifications.domain.signing import new_secret, secret_from_legacy
 from notifications.domain.subscriptions import (
     SUBSCRIBABLE,
     literal_address,
@@ -22,6 +23,7 @@ from notifications.domain.subscriptions import (
     refused_destination,
 )
 from notifications.handlers.deliveries import new_delivery
+from sikader_shared.clock import utc
 from sikader_shared.errors import Invalid, NotFound
 from sikader_shared.uow import Actor, UnitOfWork
 
@@ -71,7 +73,7 @@ def normalise_event_types(values: Sequence[str]) -> list[str]:
 async def create_subscription(
     uow: UnitOfWork,
     url: str,
-    secret: str,
+    client_secret: str | None,
     event_types: Sequence[str],
     kecamatan_codes: Sequence[str],
     kelurahan_codes: Sequence[str],
@@ -80,12 +82,16 @@ async def create_subscription(
 ) -> SubscriptionRow:
     if not allow_private_networks:
         check_destination(url)
+    # A client-chosen secret (deprecated) keeps its key bytes: its whsec_ form signs, and it
+    # also signs the deprecated X-Sikader-* headers, as for the subscriptions made before.
+    secret = new_secret() if client_secret is None else secret_from_legacy(client_secret)
     now = uow.clock.now()
     sub = SubscriptionRow(
         id=str(uuid.uuid4()),
         client_id=uow.actor.client_id,
         url=url,
         secret=secret,
+        legacy_secret=secret if client_secret is not None else None,
         description=description,
         event_types=normalise_event_types(event_types),
         kecamatan_codes=list(dict.fromkeys(kecamatan_codes)),
@@ -98,6 +104,23 @@ async def create_subscription(
     shown = ("id", "client_id", "url", "description", "event_types", "kecamatan_codes", "kelurahan_codes", "status")
     after = {name: getattr(sub, name) for name in shown} | {"created_at": str(now), "updated_at": None}
     uow.audit("subscription.create", "subscription", sub.id, None, after)
+    return sub
+
+
+async def rotate_secret(uow: UnitOfWork, subscription_id: str, grace: timedelta) -> SubscriptionRow:
+    """A new `whsec_` secret; the replaced one (and a client-chosen one of an older
+    subscription, for the deprecated headers) keeps signing for the grace period. The answer
+    is the only time the new secret is shown."""
+    sub = _own(await uow.session.get(SubscriptionRow, subscription_id), uow.actor, subscription_id)
+    now = uow.clock.now()
+    until = now + grace
+    sub.previous_secret, sub.previous_until = sub.secret, until
+    sub.secret = new_secret()
+    if sub.legacy_secret is not None and (sub.legacy_until is None or utc(sub.legacy_until) > until):
+        sub.legacy_until = until
+    sub.updated_at = now
+    uow.session.add(sub)
+    uow.audit("subscription.rotate_secret", "subscription", sub.id, None, {"previous_until": until.isoformat()})
     return sub
 
 

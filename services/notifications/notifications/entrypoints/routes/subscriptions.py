@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -12,7 +13,9 @@ from notifications.entrypoints.schemas import (
     DeliveryPublic,
     RedeliverRequest,
     RedeliverResult,
+    SecretRotated,
     SubscriptionCreate,
+    SubscriptionCreated,
     SubscriptionDeleted,
     SubscriptionPublic,
 )
@@ -29,13 +32,13 @@ DeliveryStatus = Literal["pending", "delivered", "failed", "skipped"]
 OFFSET_DESCRIPTION = "Skip this many rows (the older form of paging; a `cursor` supersedes it)"
 
 
-@router.post("/subscriptions", status_code=201, response_model=SubscriptionPublic)
+@router.post("/subscriptions", status_code=201, response_model=SubscriptionCreated)
 async def create_subscription(
     body: SubscriptionCreate, request: Request, actor: Subscriber, config: ConfigDep
 ) -> JSONResponse:
     """Register a webhook: each matching event is POSTed as a CloudEvent (HTTP binary
-    mode), signed with HMAC-SHA256 over `timestamp + "." + body` (headers
-    X-Sikader-Timestamp, X-Sikader-Signature). The secret is never shown again."""
+    mode), signed as Standard Webhooks say (webhook-id, webhook-timestamp, webhook-signature).
+    The answer carries the generated `whsec_` secret: it is never shown again."""
 
     async def op(uow: UnitOfWork) -> dict[str, Any]:
         row = await subscriptions.create_subscription(
@@ -48,9 +51,25 @@ async def create_subscription(
             body.description,
             config.settings.webhook_allow_private_networks,
         )
-        return SubscriptionPublic.model_validate(row).model_dump()
+        return SubscriptionCreated.model_validate(row).model_dump()
 
     return await execute_write(request, actor, op, status_code=201, body=body.model_dump(mode="json"))
+
+
+@router.post("/subscriptions/{subscription_id}/secret/rotate", response_model=SecretRotated)
+async def rotate_secret(subscription_id: str, request: Request, actor: Subscriber, config: ConfigDep) -> JSONResponse:
+    """A new `whsec_` secret, shown only in this answer. Until `previous_secret_expires_at`
+    (the grace period) each webhook carries two signatures, by the new secret and the
+    replaced one; a subscription made before Standard Webhooks also keeps its deprecated
+    X-Sikader-* headers until then, and none after."""
+    grace = timedelta(seconds=config.settings.webhook_secret_grace_s)
+
+    async def op(uow: UnitOfWork) -> dict[str, Any]:
+        row = await subscriptions.rotate_secret(uow, subscription_id, grace)
+        result = {"id": row.id, "secret": row.secret, "previous_secret_expires_at": row.previous_until}
+        return SecretRotated.model_validate(result).model_dump()
+
+    return await execute_write(request, actor, op)
 
 
 @router.get("/subscriptions", response_model=list[SubscriptionPublic])
