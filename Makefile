@@ -6,18 +6,22 @@ STAMP  := $(VENV)/.installed
 SERVICES := registry certification incentives notifications
 PKG_FILES := shared/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml) requirements-dev.txt
 
-.PHONY: install postgres kafka-jars run walkthrough test test-unit test-handlers test-integration test-compose test-compose-cluster test-faults lint schemas bench bench-smoke clean help
+.PHONY: install postgres kafka-jars run walkthrough test test-unit test-handlers test-integration test-compose test-compose-cluster test-kafka-access test-faults test-examples examples-build lint schemas asyncapi asyncapi-spec bench bench-smoke clean help
 
 help:
 	@echo "make run    - the whole system locally (broker, 4 services, demo data); Ctrl-C stops it"
 	@echo "make test   - the whole test suite (unit, contracts, integration over a real broker)"
 	@echo "make lint   - ruff and mypy"
 	@echo "make test-faults - the seeded fault schedule (kills, broker and PostgreSQL outages) with its invariants"
+	@echo "make test-kafka-access - the secure broker (SASL/SCRAM over TLS, ACLs): agency and service principals"
+	@echo "make test-examples - builds docs/examples/ (Java, Node, Go, Python) and runs them against the test stack"
 	@echo "make test-compose - docker-compose stack up through podman/docker, smoke-tested"
 	@echo "make test-compose-cluster - the three-broker compose override up, replication and a broker stop checked"
 	@echo "make bench  - benchmarks (figures + ratios, PostgreSQL); make bench-smoke: the same at small sizes"
 	@echo "make postgres - install (Debian packages) and start PostgreSQL on 127.0.0.1:5432 with a test database"
 	@echo "make schemas - re-export the event JSON Schemas after changing an event model"
+	@echo "make asyncapi - regenerate docs/asyncapi.json and docs/events.md (make schemas runs it too)"
+	@echo "make asyncapi-spec - re-copy the official AsyncAPI JSON Schema from the pinned npm package"
 
 $(STAMP): $(PKG_FILES)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ needed")'
@@ -66,12 +70,28 @@ test-compose: $(STAMP)
 test-compose-cluster: $(STAMP)
 	$(BIN)/python -m pytest -q -m compose_cluster tests/deploy/test_compose_cluster.py
 
+# The secure broker (SASL/SCRAM-SHA-512 over TLS, ACLs): an agency's and a service's principals
+# on Apache Kafka (tests/kafka_access): opt-in, CI runs it (about 30 s).
+test-kafka-access: $(STAMP)
+	$(BIN)/python -m pytest -q -m kafka_access tests/kafka_access
+
 # Seeded fault schedule under load (SIGKILLs, broker away, PostgreSQL restart, receiver down): opt-in, CI runs it.
 test-faults: $(STAMP)
 	$(BIN)/python -m pytest -q -m faults tests/faults
 
+# The integrators' examples (docs/examples/: Java, Node, Go, Python) built, then run against the
+# test stack on Apache Kafka (tests/examples): opt-in, CI runs it. Builds into gitignored folders.
+EXAMPLES := docs/examples
+examples-build:
+	cd $(EXAMPLES)/java && mvn -q -B clean package
+	cd $(EXAMPLES)/go && go build -o bin/sikader-example .
+	cd $(EXAMPLES)/node && npm ci --no-audit --no-fund --loglevel=error
+
+test-examples: $(STAMP) examples-build
+	$(BIN)/python -m pytest -q -m examples tests/examples
+
 lint: $(STAMP)
-	$(BIN)/ruff check shared services tests scripts
+	$(BIN)/ruff check shared services tests scripts docs/examples/python
 	# one mypy run per package (each service is checked with shared/ as it is deployed)
 	$(BIN)/mypy shared/sikader_shared
 	set -e; for s in $(SERVICES); do $(BIN)/mypy services/$$s/$$s; done
@@ -85,17 +105,29 @@ bench: $(STAMP) postgres
 	$(BIN)/python bench/incentives_calculation.py --cadres 100000 --database-url $(BENCH_DB)
 	$(BIN)/python bench/incentives_calculation.py --cadres 1000000 --database-url $(BENCH_DB)
 	$(BIN)/python bench/registry_import.py --rows 100000 --database-url $(BENCH_DB)
-	$(BIN)/python -m bench.webhook_delivery --events 2000
+	$(BIN)/python -m bench.webhook_delivery --events 10000
 
 bench-smoke: $(STAMP) postgres
 	$(BIN)/python -m bench.throughput --events 2000 --naive-events 300 --cadres-known
 	$(BIN)/python -m bench.latency --cadres 60 --rate 20
 	$(BIN)/python bench/incentives_calculation.py --cadres 1000 --database-url $(BENCH_DB)
 	$(BIN)/python bench/registry_import.py --rows 1000 --database-url $(BENCH_DB)
-	$(BIN)/python -m bench.webhook_delivery --events 200
+	$(BIN)/python -m bench.webhook_delivery --events 50 --seconds 3
 
 schemas: $(STAMP)
 	$(BIN)/python -m sikader_shared.schema_export
+	$(MAKE) asyncapi
+
+# The platform's AsyncAPI 3.0 document and the event catalogue, from the event models and samples.
+asyncapi: $(STAMP)
+	$(BIN)/python -m sikader_shared.asyncapi
+	$(BIN)/python -m sikader_shared.event_docs
+
+# The official AsyncAPI JSON Schema copied from the pinned npm package (@asyncapi/specs, see
+# tests/contracts/asyncapi-spec/package.json) with its hashes; the tests read the copy only.
+asyncapi-spec:
+	cd tests/contracts/asyncapi-spec && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	$(PYTHON) tests/contracts/asyncapi-spec/vendor.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
