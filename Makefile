@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SERVICES := registry certification incentives notifications
 PKG_FILES := shared/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml) requirements-dev.txt
 
-.PHONY: install postgres kafka-jars run walkthrough test test-unit test-handlers test-integration test-compose test-compose-cluster test-kafka-access test-faults test-examples examples-build lint schemas asyncapi asyncapi-spec bench bench-smoke clean help
+.PHONY: install postgres kafka-jars run walkthrough test test-unit test-handlers test-integration test-compose test-compose-cluster test-kafka-access test-faults test-examples examples-build lint schemas asyncapi asyncapi-spec docs bench bench-smoke clean help
 
 help:
 	@echo "make run    - the whole system locally (broker, 4 services, demo data); Ctrl-C stops it"
@@ -21,6 +21,7 @@ help:
 	@echo "make postgres - install (Debian packages) and start PostgreSQL on 127.0.0.1:5432 with a test database"
 	@echo "make schemas - re-export the event JSON Schemas after changing an event model"
 	@echo "make asyncapi - regenerate docs/asyncapi.json and docs/events.md (make schemas runs it too)"
+	@echo "make docs - every generated document (make asyncapi, and docs/integration.md's generated parts)"
 	@echo "make asyncapi-spec - re-copy the official AsyncAPI JSON Schema from the pinned npm package"
 
 $(STAMP): $(PKG_FILES)
@@ -116,12 +117,16 @@ bench-smoke: $(STAMP) postgres
 
 schemas: $(STAMP)
 	$(BIN)/python -m sikader_shared.schema_export
-	$(MAKE) asyncapi
+	$(MAKE) docs
 
 # The platform's AsyncAPI 3.0 document and the event catalogue, from the event models and samples.
 asyncapi: $(STAMP)
 	$(BIN)/python -m sikader_shared.asyncapi
 	$(BIN)/python -m sikader_shared.event_docs
+
+# Every generated document: the above, and docs/integration.md's route scopes and example messages.
+docs: asyncapi
+	$(BIN)/python scripts/integration_docs.py
 
 # The official AsyncAPI JSON Schema copied from the pinned npm package (@asyncapi/specs, see
 # tests/contracts/asyncapi-spec/package.json) with its hashes; the tests read the copy only.
