@@ -3,31 +3,14 @@ the `Link: rel="next"` header, and the body stays a JSON array."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
 
+from sikader_shared.testing.paging import walk_pages as walk
 from tests.certification.support import assessment, key, known, publish, registered, start_certification
 
 pytestmark = pytest.mark.integration
-
-
-async def walk(client: Any, url: str, params: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
-    """Every item of a paged list, following the Link header; and the number of pages."""
-    items: list[dict[str, Any]] = []
-    pages = 0
-    next_url: str | None = url
-    while next_url is not None:
-        r = await client.get(next_url, params=params if pages == 0 else None)
-        assert r.status_code == 200, r.text
-        assert isinstance(r.json(), list)
-        items += r.json()
-        pages += 1
-        link = r.headers.get("link")
-        match = re.fullmatch(r'<([^>]+)>; rel="next"', link) if link else None
-        next_url = match.group(1) if match else None
-    return items, pages
 
 
 async def test_a_holders_certificates_walk_through_the_link_header(

@@ -5,9 +5,6 @@ sikader.certification.v1. (The full run on the test stack, in test_examples.py, 
 
 from __future__ import annotations
 
-import os
-import secrets
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,14 +15,12 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from sikader_shared import topics
-from sikader_shared.kafka_secure import BrokerSecurity, write_certificates
-from sikader_shared.local_kafka import KafkaUnavailable, LocalKafka
 from sikader_shared.testing.broker import free_port
 from sikader_shared.testing.checks import eventually
 from sikader_shared.testing.kafka import as_message, envelope_for
 from tests.examples.runners import EXAMPLE_LIST, SCHEMA_DIR, Running
 from tests.examples.test_examples import built
-from tests.kafka_access.conftest import SecureKafka
+from tests.kafka_access.conftest import SecureKafka, running_secure_kafka
 from tests.notifications.support import expiring
 
 pytestmark = [pytest.mark.examples, pytest.mark.integration, pytest.mark.timeout(300)]
@@ -35,20 +30,8 @@ EXPIRING = "sikader.certification.CertificateExpiring.v1"
 
 @pytest.fixture(scope="module")
 def secure_broker() -> Iterator[SecureKafka]:
-    root = Path(tempfile.mkdtemp(prefix="sikader-examples-secure-"))
-    ca, keystore = write_certificates(root / "tls")
-    security = BrokerSecurity(ca, keystore, admin_password=secrets.token_urlsafe(16))
-    try:
-        kafka = LocalKafka(root, fast_start=True, security=security)
-        kafka.start()
-    except KafkaUnavailable as exc:
-        if os.environ.get("SIKADER_TEST_REQUIRE_APACHE_KAFKA") == "1":
-            raise
-        pytest.skip(f"Apache Kafka is not available here: {exc}")
-    try:
-        yield SecureKafka(kafka, security)
-    finally:
-        kafka.close(remove=True)
+    with running_secure_kafka("sikader-examples-secure-") as kafka:
+        yield kafka
 
 
 async def _publish_as_admin(kafka: SecureKafka) -> str:

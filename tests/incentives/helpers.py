@@ -175,21 +175,3 @@ async def settled(svc: Any, envelopes: list[Envelope], timeout: float = 30.0) ->
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"incentives did not apply {len(ids)} events in {timeout}s")
-
-
-async def walk(client: Any, url: str, params: dict[str, Any], items: Any = lambda body: body) -> tuple[list[Any], int]:
-    """Every item of a paged list route, following its `Link: rel="next"` header: the items
-    in order and the number of pages."""
-    seen: list[Any] = []
-    pages = 0
-    query: dict[str, Any] | None = params
-    while True:
-        r = await client.get(url, params=query)
-        assert r.status_code == 200, r.text
-        seen.extend(items(r.json()))
-        pages += 1
-        link = r.headers.get("link")
-        if link is None:
-            return seen, pages
-        assert link.endswith('>; rel="next"') and "cursor=" in link, link
-        url, query = link[link.index("<") + 1 : link.index(">")], None

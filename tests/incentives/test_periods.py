@@ -13,7 +13,8 @@ from sqlmodel import col
 
 from sikader_shared import events as ev
 from sikader_shared.db import PiiReadRecord
-from tests.incentives.helpers import KEL_A, KEL_B, KEL_C, Registry, key, settled, start_incentives, wait_events, walk
+from sikader_shared.testing.paging import walk_pages as walk
+from tests.incentives.helpers import KEL_A, KEL_B, KEL_C, Registry, key, settled, start_incentives, wait_events
 
 pytestmark = pytest.mark.integration
 OCT, NOV = "2026-10", "2026-11"

@@ -7,6 +7,7 @@ The tests on it (marker `kafka_access`) are opt-in: `make test-kafka-access`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -96,7 +97,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="module")
 def secure_kafka() -> Iterator[SecureKafka]:
-    root = Path(tempfile.mkdtemp(prefix="sikader-secure-kafka-"))
+    with running_secure_kafka("sikader-secure-kafka-") as kafka:
+        yield kafka
+
+
+@contextlib.contextmanager
+def running_secure_kafka(prefix: str) -> Iterator[SecureKafka]:
+    """A one-node Apache Kafka with the secure listener (skipped where Apache Kafka cannot run,
+    unless SIKADER_TEST_REQUIRE_APACHE_KAFKA=1), removed afterwards."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
     ca, keystore = write_certificates(root / "tls")
     security = BrokerSecurity(ca, keystore, admin_password=secrets.token_urlsafe(16))
     try:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,29 +14,13 @@ from notifications.adapters.tables import CadreRow, ReceivedEventRow
 from notifications.app import definition
 from notifications.settings import NotificationsSettings
 from sikader_shared.clock import FixedClock
+from sikader_shared.testing.paging import walk_pages as walk
 from tests.conftest import settings_for
 from tests.notifications.support import KEC, KEL, issue
 
 pytestmark = pytest.mark.integration
 START = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 CERTIFIED = "sikader.certification.CadreCertified.v1"
-
-
-async def walk(client: Any, url: str, params: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
-    """Every item of a paged list, following the Link header; and the number of pages."""
-    items: list[dict[str, Any]] = []
-    pages = 0
-    next_url: str | None = url
-    while next_url is not None:
-        r = await client.get(next_url, params=params if pages == 0 else None)
-        assert r.status_code == 200, r.text
-        assert isinstance(r.json(), list)
-        items += r.json()
-        pages += 1
-        link = r.headers.get("link")
-        match = re.fullmatch(r'<([^>]+)>; rel="next"', link) if link else None
-        next_url = match.group(1) if match else None
-    return items, pages
 
 
 async def _seed(svc: Any, cadres: int, events: int) -> None:
