@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tests.notifications.support import HttpReceiver
+from tests.notifications.support import HttpReceiver, whsec_of
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,9 @@ class Arrival:
 
 class WebhookReceiver(HttpReceiver):
     def __init__(self, secret: str) -> None:
-        super().__init__(secret, path="/hooks/sikader")
+        # The subscription's secret is client-chosen (as before Standard Webhooks): both the
+        # Standard Webhooks signature (its whsec_ form) and the deprecated one must verify.
+        super().__init__(whsec_of(secret), path="/hooks/sikader", legacy_secret=secret)
 
     def arrivals(self) -> list[Arrival]:
         return [

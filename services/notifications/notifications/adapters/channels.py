@@ -18,6 +18,7 @@ from typing import Protocol
 import aiosmtplib
 import httpx
 
+from notifications.adapters.webhook_http import HttpError, WebhookClient
 from notifications.domain.signing import WebhookKeys, webhook_headers
 from notifications.domain.subscriptions import literal_address, refused_destination
 from notifications.settings import NotificationsSettings
@@ -60,19 +61,6 @@ def _http_client(timeout: float) -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=timeout, follow_redirects=False, limits=httpx.Limits(max_keepalive_connections=0))
 
 
-def _pool(timeout: float, size: int) -> httpx.AsyncClient:
-    """A subscriber's keep-alive connection pool: up to `size` connections (one per webhook in
-    flight), kept open between webhooks."""
-    limits = httpx.Limits(max_connections=size, max_keepalive_connections=size, keepalive_expiry=30.0)
-    return httpx.AsyncClient(timeout=timeout, follow_redirects=False, limits=limits)
-
-
-# A kept-alive connection the receiver closed meanwhile fails with one of these before any
-# answer: the POST goes again at once on a new connection (a duplicate at worst: receivers
-# deduplicate on webhook-id).
-_STALE = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
-
-
 class EmailSender:
     def __init__(self, settings: NotificationsSettings) -> None:
         self.s = settings
@@ -113,15 +101,8 @@ class WebhookSender:
     def __init__(self, settings: NotificationsSettings) -> None:
         self.timeout = settings.webhook_timeout_s
         self.allow_private = settings.webhook_allow_private_networks
-        self.pool_size = settings.webhook_concurrency
-        self._pools: dict[str, httpx.AsyncClient] = {}  # per webhook URL, made in the loop that sends
-
-    def _pool_for(self, url: str) -> httpx.AsyncClient:
-        """The subscriber's own pool (one per URL: subscribers never share connections)."""
-        pool = self._pools.get(url)
-        if pool is None:
-            pool = self._pools[url] = _pool(self.timeout, self.pool_size)
-        return pool
+        # Keep-alive connections per webhook URL, up to one per webhook in flight.
+        self.client = WebhookClient(settings.webhook_concurrency)
 
     async def _check_destination(self, url: str) -> None:
         """Resolve the host at each send (a name may point somewhere else since it was
@@ -150,24 +131,21 @@ class WebhookSender:
         signature = webhook_headers(
             message.keys, message.webhook_id, message.notification_id, int(time.time()), message.body
         )
-        headers = {
-            **message.headers,
-            "content-type": "application/json",
-            **signature,
-            "user-agent": "sikader-notifications/2",
-        }
-        pool = self._pool_for(message.to)
+        headers = [
+            *message.headers.items(),
+            ("content-type", "application/json"),
+            *signature.items(),
+            ("user-agent", "sikader-notifications/2"),
+        ]
         try:
-            try:
-                response = await pool.post(message.to, content=message.body, headers=headers)
-            except _STALE:
-                response = await pool.post(message.to, content=message.body, headers=headers)
-        except httpx.TimeoutException as exc:
+            async with asyncio.timeout(self.timeout):
+                status = await self.client.post(message.to, headers, message.body)
+        except TimeoutError as exc:
             raise DeliveryFailed(f"webhook timed out after {self.timeout:g} s") from exc
-        except httpx.HTTPError as exc:
-            raise DeliveryFailed(f"webhook: {type(exc).__name__}") from exc
-        if not 200 <= response.status_code < 300:
-            raise DeliveryFailed(f"webhook answered HTTP {response.status_code}")
+        except HttpError as exc:
+            raise DeliveryFailed(f"webhook: {exc.kind}") from exc
+        if not 200 <= status < 300:
+            raise DeliveryFailed(f"webhook answered HTTP {status}")
 
 
 class GatewaySender:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
@@ -80,9 +80,25 @@ async def active_cadres_in(
 # -- kept events ------------------------------------------------------------------------------
 
 
-async def is_event_kept(session: AsyncSession, event_id: str) -> bool:
-    known = select(col(ReceivedEventRow.seq)).where(col(ReceivedEventRow.event_id) == event_id)
-    return (await session.execute(known)).first() is not None
+async def cadres_by_id(session: AsyncSession, cadre_ids: Sequence[str]) -> list[CadreRow]:
+    if not cadre_ids:
+        return []
+    return list((await session.execute(select(CadreRow).where(col(CadreRow.cadre_id).in_(list(cadre_ids))))).scalars())
+
+
+async def kept_event_ids(session: AsyncSession, event_ids: Sequence[str]) -> set[str]:
+    """Which of these events are kept already."""
+    known = select(col(ReceivedEventRow.event_id)).where(col(ReceivedEventRow.event_id).in_(list(set(event_ids))))
+    return set((await session.execute(known)).scalars().all())
+
+
+async def next_event_seqs(session: AsyncSession, count: int) -> list[int]:
+    """`count` sequence numbers for kept events, drawn in one statement, ascending (PostgreSQL;
+    elsewhere none: each kept event then gets its own at its insert)."""
+    if count <= 0 or session.get_bind().dialect.name != "postgresql":
+        return []
+    drawn = text("SELECT nextval(pg_get_serial_sequence('ntf_received_events', 'seq')) FROM generate_series(1, :n)")
+    return sorted((await session.execute(drawn, {"n": count})).scalars().all())
 
 
 async def kept_event(session: AsyncSession, event_id: str) -> ReceivedEventRow | None:

@@ -177,7 +177,8 @@ class DeliveryWorker:
         assert attempt.message is not None
         try:
             sender = self.senders[attempt.channel]
-            await asyncio.wait_for(sender.send(attempt.message), self.lease.total_seconds() - 30)
+            async with asyncio.timeout(self.lease.total_seconds() - 30):  # no task per send, as wait_for
+                await sender.send(attempt.message)
         except DeliveryFailed as exc:
             return exc.reason, exc.permanent
         except TimeoutError:

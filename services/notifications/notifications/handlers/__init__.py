@@ -7,24 +7,11 @@ from __future__ import annotations
 
 from notifications.config import NotificationsConfig
 from notifications.handlers import messages, projections
-from sikader_shared.envelope import Envelope
 from sikader_shared.events import Event
 from sikader_shared.inbox import Handler
-from sikader_shared.uow import UnitOfWork
-
-
-def _in_turn(*steps: Handler) -> Handler:
-    async def handle(uow: UnitOfWork, event: Event, env: Envelope) -> None:
-        for step in steps:
-            await step(uow, event, env)
-
-    return handle
 
 
 def event_handlers(config: NotificationsConfig) -> dict[type[Event], Handler]:
-    tables = [projections.EVENT_HANDLERS, messages.event_handlers(config)]
-    gathered: dict[type[Event], Handler] = {}
-    for event_type in dict.fromkeys(t for table in tables for t in table):
-        steps = [table[event_type] for table in tables if event_type in table]
-        gathered[event_type] = steps[0] if len(steps) == 1 else _in_turn(*steps)
-    return gathered
+    """The public events' batch handler projects a registry event before planning it; the
+    projections alone for the rest (the private topic's contact details)."""
+    return {**projections.EVENT_HANDLERS, **messages.event_handlers(config)}

@@ -14,23 +14,40 @@ from notifications.adapters.tables import CadreRow, PosyanduRow, ReceivedEventRo
 from notifications.config import NotificationsConfig
 from notifications.domain.rules import Audience, plan_messages
 from notifications.domain.subscriptions import SUBSCRIBABLE
+from notifications.handlers import projections
 from notifications.handlers.deliveries import new_delivery, new_message_state
 from notifications.handlers.subscriptions import plan_webhooks
 from sikader_shared.envelope import Envelope
 from sikader_shared.events import EVENT_MODELS, Event
-from sikader_shared.inbox import Handler
+from sikader_shared.inbox import BatchHandler, Handler
 from sikader_shared.uow import UnitOfWork
 
 
-async def on_public_event(config: NotificationsConfig, uow: UnitOfWork, event: Event, env: Envelope) -> None:
-    """Keep the event once (a redelivered one is already planned) and plan its deliveries."""
-    if await repo.is_event_kept(uow.session, env.id):
-        return
-    payload = event.to_json_dict()
-    received = await keep_event(uow, event, env, payload)
-    await plan_webhooks(uow, received)
-    await plan_rule_messages(uow, config, event, received, payload)
-    _wake_after_commit(uow, config)
+async def on_public_events(config: NotificationsConfig, uow: UnitOfWork, items: list[tuple[Event, Envelope]]) -> None:
+    """A run of received events in order: each projected (a registry event), then kept once
+    (a redelivered one is already planned) and its deliveries planned, exactly as one by one;
+    but the kept events go in with one bulk insert, their sequence numbers drawn at once."""
+    kept = await repo.kept_event_ids(uow.session, [env.id for _, env in items])
+    cadres = await projections.preload_cadres(uow, [event for event, _ in items])
+    fresh = [env.id for _, env in items if env.id not in kept]
+    seqs = iter(await repo.next_event_seqs(uow.session, len(set(fresh))))
+    planned = False
+    for event, env in items:
+        project = projections.EVENT_HANDLERS.get(type(event))
+        if project is not None:
+            await project(uow, event, env)
+        if env.id in kept:
+            continue
+        kept.add(env.id)
+        uow.correlation_id, uow.causation_id = env.correlation_id, env.id
+        payload = event.to_json_dict()
+        received = await keep_event(uow, event, env, payload, next(seqs, None))
+        await plan_webhooks(uow, received)
+        await plan_rule_messages(uow, config, event, received, payload)
+        planned = True
+    if planned:
+        _wake_after_commit(uow, config)
+    del cadres
 
 
 def _wake_after_commit(uow: UnitOfWork, config: NotificationsConfig) -> None:
@@ -42,9 +59,14 @@ def _wake_after_commit(uow: UnitOfWork, config: NotificationsConfig) -> None:
         sa_event.listen(sync, "after_commit", lambda _session: config.wakeup.set(), once=True)
 
 
-async def keep_event(uow: UnitOfWork, event: Event, env: Envelope, payload: dict[str, Any]) -> ReceivedEventRow:
+async def keep_event(
+    uow: UnitOfWork, event: Event, env: Envelope, payload: dict[str, Any], seq: int | None = None
+) -> ReceivedEventRow:
+    """The event kept: with `seq` drawn beforehand it goes in with the batch's bulk insert
+    (at the flush), else through the ORM at once (its seq orders the deliveries)."""
     kec, kel = await _area_of(uow, payload)
     received = ReceivedEventRow(
+        seq=seq,
         event_id=env.id,
         ce_type=env.type,
         subject=env.subject or event.aggregate_id(),
@@ -55,8 +77,11 @@ async def keep_event(uow: UnitOfWork, event: Event, env: Envelope, payload: dict
         kelurahan_code=kel,
         received_at=uow.clock.now(),
     )
+    if seq is not None:
+        uow.add_rows(ReceivedEventRow, [received.model_dump()])
+        return received
     uow.session.add(received)
-    await uow.session.flush()  # its seq orders the deliveries
+    await uow.session.flush()
     return received
 
 
@@ -97,9 +122,12 @@ async def plan_rule_messages(
     uow: UnitOfWork, config: NotificationsConfig, event: Event, received: ReceivedEventRow, payload: dict[str, Any]
 ) -> None:
     assert received.seq is not None
+    event_name = type(event).event_name
+    if not any(rule.applies_to(event_name, payload) for rule in config.rules):
+        return  # no rule for it: no audience to look up
     audience = await _audience(uow, config, payload)
     now = received.received_at
-    for plan in plan_messages(config.rules, type(event).event_name, payload, audience, config.inboxes):
+    for plan in plan_messages(config.rules, event_name, payload, audience, config.inboxes):
         state = await new_message_state(uow, config, plan.recipient_type, plan.recipient_id, plan.channel, now)
         row = new_delivery(
             source_key=received.event_id,
@@ -120,6 +148,7 @@ async def plan_rule_messages(
 
 
 def event_handlers(config: NotificationsConfig) -> dict[type[Event], Handler]:
-    """Every public event a subscriber may receive (never the private topic)."""
-    on_event = functools.partial(on_public_event, config)
-    return {EVENT_MODELS[ce_type]: on_event for ce_type in SUBSCRIBABLE}
+    """Every public event a subscriber may receive (never the private topic): one batch
+    handler, which also projects the registry's events (handlers/projections.py) in turn."""
+    handler = BatchHandler(functools.partial(on_public_events, config))
+    return {EVENT_MODELS[ce_type]: handler for ce_type in SUBSCRIBABLE}

@@ -4,8 +4,10 @@ encrypted. A re-published older event never overwrites a newer state."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TypeAlias
 
+from notifications.adapters import repository as repo
 from notifications.adapters.tables import CadreRow, ContactRow, PosyanduRow
 from notifications.domain.projections import head_of, is_newer
 from sikader_shared.envelope import Envelope
@@ -26,12 +28,35 @@ from sikader_shared.uow import UnitOfWork
 CadreEvent: TypeAlias = CadreRegistered | CadreUpdated | CadreAssigned | CadreDeactivated | CadreReactivated
 
 
+_PRELOADED = "ntf.cadres"  # session.info: cadre id -> row (None: known to be absent)
+
+
+async def preload_cadres(uow: UnitOfWork, events: Sequence[Event]) -> dict[str, CadreRow | None]:
+    """The cadres a run of events projects, read in one query and held for the session: one
+    SELECT (and one autoflush) per event otherwise. Returns the map (the caller holds it)."""
+    ids = list({e.cadre_id for e in events if isinstance(e, CadreEvent)})
+    known: dict[str, CadreRow | None] = dict.fromkeys(ids)
+    known.update({row.cadre_id: row for row in await repo.cadres_by_id(uow.session, ids)})
+    uow.session.info[_PRELOADED] = known
+    return known
+
+
+async def _cadre(uow: UnitOfWork, cadre_id: str) -> CadreRow | None:
+    known: dict[str, CadreRow | None] | None = uow.session.info.get(_PRELOADED)
+    if known is not None and cadre_id in known:
+        return known[cadre_id]
+    return await uow.session.get(CadreRow, cadre_id)
+
+
 async def project_cadre(uow: UnitOfWork, event: CadreEvent, env: Envelope) -> None:
-    row = await uow.session.get(CadreRow, event.cadre_id)
+    row = await _cadre(uow, event.cadre_id)
     if row is not None and not is_newer(row.version_at, env.time):
         return
     if row is None:
         row = CadreRow(cadre_id=event.cadre_id, roles=[], version_at=env.time)
+        known = uow.session.info.get(_PRELOADED)
+        if known is not None:
+            known[event.cadre_id] = row
     row.version_at = env.time
     if not isinstance(event, CadreAssigned) or event.primary:  # a secondary Posyandu moves no area
         row.kelurahan_code, row.kecamatan_code = event.kelurahan_code, event.kecamatan_code
