@@ -48,11 +48,21 @@ fi
 
 # 3. Docker-compatible API socket ---------------------------------------------------------
 ping() { curl -fsS --max-time 2 --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1; }
+# A service started from a directory that was removed since (an earlier CI clone) still answers
+# the ping, but conmon cannot start containers from there ("write child: broken pipe"): stop it.
+for pid in $(pgrep -f "podman system service .*unix://$SOCK" || true); do
+  if [[ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" == *"(deleted)" ]]; then
+    log "restarting podman system service (pid $pid): its working directory was removed"
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+done
 if ! ping; then
   log "starting podman system service on $SOCK (log: $LOG)"
   mkdir -p /run/podman
   rm -f "$SOCK"
-  nohup setsid podman system service --time=0 "unix://$SOCK" >>"$LOG" 2>&1 </dev/null &
+  # from /: the service (and conmon under it) must not depend on this clone's directory
+  (cd / && nohup setsid podman system service --time=0 "unix://$SOCK" >>"$LOG" 2>&1 </dev/null &)
   for _ in $(seq 1 100); do
     ping && break
     sleep 0.1
