@@ -62,7 +62,7 @@ if ! ping; then
   mkdir -p /run/podman
   rm -f "$SOCK"
   # from /: the service (and conmon under it) must not depend on this clone's directory
-  (cd / && nohup setsid podman system service --time=0 "unix://$SOCK" >>"$LOG" 2>&1 </dev/null &)
+  (cd / && exec nohup setsid podman system service --time=0 "unix://$SOCK") >>"$LOG" 2>&1 </dev/null &
   for _ in $(seq 1 100); do
     ping && break
     sleep 0.1
