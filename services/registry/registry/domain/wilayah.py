@@ -13,6 +13,9 @@ class Kelurahan:
     code: str
     name: str
     kecamatan_code: str
+    # Approximate centroid (WGS84), when the data file has one: the map and the distance check.
+    latitude: float | None = None
+    longitude: float | None = None
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,8 @@ class Kecamatan:
     code: str
     name: str
     kelurahan: tuple[Kelurahan, ...]
+    latitude: float | None = None
+    longitude: float | None = None
 
 
 class WilayahError(ValueError):
@@ -54,6 +59,18 @@ class Wilayah:
         return index
 
 
+def _centroid(entry: dict[str, Any], code: str) -> dict[str, float | None]:
+    """The optional centroid of an area: both coordinates or neither, within WGS84 bounds."""
+    lat, lon = entry.get("latitude"), entry.get("longitude")
+    if lat is None and lon is None:
+        return {"latitude": None, "longitude": None}
+    if not isinstance(lat, int | float) or not isinstance(lon, int | float):
+        raise WilayahError(f"{code}: give both latitude and longitude as numbers, or neither")
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise WilayahError(f"{code}: centroid ({lat}, {lon}) is not a WGS84 point")
+    return {"latitude": float(lat), "longitude": float(lon)}
+
+
 def parse_wilayah(data: dict[str, Any]) -> Wilayah:
     """Validate the data file's shape: every kelurahan code sits under its kecamatan code,
     which sits under the region code."""
@@ -69,8 +86,12 @@ def parse_wilayah(data: dict[str, Any]) -> Wilayah:
                 kel_code = str(kel["code"])
                 if not kel_code.startswith(kec_code + "."):
                     raise WilayahError(f"kelurahan {kel_code} is not under kecamatan {kec_code}")
-                kels.append(Kelurahan(code=kel_code, name=str(kel["name"]), kecamatan_code=kec_code))
-            kecamatan.append(Kecamatan(code=kec_code, name=str(kec["name"]), kelurahan=tuple(kels)))
+                kels.append(
+                    Kelurahan(code=kel_code, name=str(kel["name"]), kecamatan_code=kec_code, **_centroid(kel, kel_code))
+                )
+            kecamatan.append(
+                Kecamatan(code=kec_code, name=str(kec["name"]), kelurahan=tuple(kels), **_centroid(kec, kec_code))
+            )
         wilayah = Wilayah(
             region_code=region, region_name=str(data.get("region_name", region)), kecamatan=tuple(kecamatan)
         )

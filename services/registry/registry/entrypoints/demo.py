@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import random
 from datetime import date, timedelta
 from typing import Any
@@ -50,10 +51,29 @@ def _nik(rng: random.Random, kecamatan_code: str, birth: date, female: bool, ser
 
 
 POSYANDU_HEADER = ["name", "kelurahan_code", "posyandu_type", "address", "rt", "sk_number", "sk_date",
-                   "facility_status", "equipment", "assessed_by", "assessed_on"]  # fmt: skip
+                   "facility_status", "equipment", "assessed_by", "assessed_on", "latitude", "longitude"]  # fmt: skip
 CADRE_HEADER = ["nik", "name", "sex", "birth_date", "phone", "email", "address", "roles", "posyandu_id",
                 "posyandu_role", "joined_on", "payment_method", "bank", "account_number"]  # fmt: skip
 ASSESSED_FROM = date(2026, 6, 1)
+NEAR_CENTROID_M = 450  # demo points lie within about 500 m of their kelurahan's centroid
+WITHOUT_COORDINATES = 3  # left for the console's "without coordinates" list to fix
+METRES_PER_DEGREE = 111_320
+
+
+def _coordinates(seed: int, plan: list[dict[str, Any]]) -> list[tuple[float, float] | None]:
+    """A point near each Posyandu's kelurahan centroid, a few left without. A generator of its
+    own (from the seed), so the rest of the demo data stays as it was before coordinates."""
+    rng = random.Random(f"{seed}:coordinates")
+    out: list[tuple[float, float] | None] = []
+    for p in plan:
+        kel = p["kelurahan"]
+        r, angle = NEAR_CENTROID_M * math.sqrt(rng.random()), rng.uniform(0, 2 * math.pi)
+        dlat = r * math.sin(angle) / METRES_PER_DEGREE
+        dlon = r * math.cos(angle) / (METRES_PER_DEGREE * math.cos(math.radians(kel.latitude)))
+        out.append((round(kel.latitude + dlat, 6), round(kel.longitude + dlon, 6)))
+    for i in rng.sample(range(len(out)), WITHOUT_COORDINATES):
+        out[i] = None
+    return out
 
 
 def _posyandu_plan(rng: random.Random, wilayah: Wilayah) -> tuple[list[list[Any]], list[dict[str, Any]]]:
@@ -175,6 +195,8 @@ async def load_demo(client: httpx.AsyncClient, seed: int = 6471) -> dict[str, An
     admin key. Returns the ids the other services' demo loaders need."""
     rng = random.Random(seed)
     posyandu_rows, plan = _posyandu_plan(rng, load_wilayah("6471.json"))
+    for row, point in zip(posyandu_rows, _coordinates(seed, plan), strict=True):
+        row.extend(point or (None, None))
     report = await upload(client, "posyandu", _csv(POSYANDU_HEADER, posyandu_rows), chunk_rows=1000)
     posyandu_ids = _ids_by_line(report, len(posyandu_rows), "posyandu_id")
     verified, rejected = await _verify(client, rng, posyandu_ids, plan)

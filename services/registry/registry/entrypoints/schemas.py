@@ -60,13 +60,28 @@ _AREA_EXAMPLE: dict[str, Any] = {
 }
 
 
+_CENTROID = "Approximate centroid (WGS84) from the wilayah data file; null when the file has none"
+
+
 class KecamatanPublic(BaseModel):
     code: str
     name: str
     kelurahan_count: int
+    latitude: float | None = Field(default=None, description=_CENTROID)
+    longitude: float | None = Field(default=None, description=_CENTROID)
 
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"code": "64.71.06", "name": "Balikpapan Kota", "kelurahan_count": 5}]}
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "64.71.06",
+                    "name": "Balikpapan Kota",
+                    "kelurahan_count": 5,
+                    "latitude": -1.264,
+                    "longitude": 116.843,
+                }
+            ]
+        }
     )
 
 
@@ -75,6 +90,8 @@ class KelurahanPublic(BaseModel):
     name: str
     kecamatan_code: str
     kecamatan_name: str
+    latitude: float | None = Field(default=None, description=_CENTROID)
+    longitude: float | None = Field(default=None, description=_CENTROID)
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -84,6 +101,8 @@ class KelurahanPublic(BaseModel):
                     "name": "Klandasan Ilir",
                     "kecamatan_code": "64.71.06",
                     "kecamatan_name": "Balikpapan Kota",
+                    "latitude": -1.272,
+                    "longitude": 116.828,
                 }
             ]
         }

@@ -23,10 +23,16 @@ WilayahPage = Annotated[Page, Depends(paging(1000, 10000))]
 async def list_kecamatan(
     request: Request, response: Response, config: ConfigDep, _actor: RegistryReader, page: WilayahPage
 ) -> list[KecamatanPublic]:
-    """The kecamatan of the configured city (reference data, read-only)."""
+    """The kecamatan of the configured city (reference data, read-only), with approximate
+    centroids where the wilayah file has them."""
     items, cursor = memory_page(config.wilayah.kecamatan, page, lambda k: k.code)
     set_next_link(request, response, cursor)
-    return [KecamatanPublic(code=k.code, name=k.name, kelurahan_count=len(k.kelurahan)) for k in items]
+    return [
+        KecamatanPublic(
+            code=k.code, name=k.name, kelurahan_count=len(k.kelurahan), latitude=k.latitude, longitude=k.longitude
+        )
+        for k in items
+    ]
 
 
 @router.get("/kelurahan", response_model=list[KelurahanPublic], responses={404: {"description": "Unknown kecamatan"}})
@@ -40,7 +46,14 @@ async def list_kelurahan(
 ) -> list[KelurahanPublic]:
     """The kelurahan of the city, or of one kecamatan."""
     every = [
-        KelurahanPublic(code=k.code, name=k.name, kecamatan_code=kec.code, kecamatan_name=kec.name)
+        KelurahanPublic(
+            code=k.code,
+            name=k.name,
+            kecamatan_code=kec.code,
+            kecamatan_name=kec.name,
+            latitude=k.latitude,
+            longitude=k.longitude,
+        )
         for kec in config.wilayah.kecamatan
         if kecamatan is None or kec.code == kecamatan
         for k in kec.kelurahan
