@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
+from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import case, func, or_, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -21,6 +22,7 @@ from certification.adapters.tables import (
     TrainingRow,
 )
 from certification.domain.certificates import CURRENT_STATUSES
+from certification.domain.statistics import CertifiedCount
 from sikader_shared.paging import after_key
 
 
@@ -141,3 +143,82 @@ async def next_sequence(session: AsyncSession, scope: str) -> int:
         .returning(col(NumberSequenceRow.last))
     )
     return int(result.scalar_one())
+
+
+# --------------------------------------------------------------------------- the console's figures
+
+
+def _valid_on(today: date) -> list[Any]:
+    """Current valid certificates: status valid and the date not reached (the sweep that
+    marks them expired may not have run yet today)."""
+    return [CertificateRow.status == "valid", col(CertificateRow.expires_on) > today]
+
+
+async def certified_counts(session: AsyncSession, today: date) -> list[CertifiedCount]:
+    """Holders of a current valid certificate per (kecamatan, kelurahan, level), the area
+    from the cadre projection (a cadre has at most one current certificate)."""
+    area = (col(CadreRow.kecamatan_code), col(CadreRow.kelurahan_code), col(CertificateRow.level))
+    rows = await session.exec(
+        select(*area, func.count())
+        .select_from(CertificateRow)
+        .outerjoin(CadreRow, col(CadreRow.cadre_id) == col(CertificateRow.cadre_id))
+        .where(*_valid_on(today))
+        .group_by(*area)
+    )
+    return [CertifiedCount(kec, kel, level, int(n)) for kec, kel, level, n in rows.all()]
+
+
+async def expiring_certificates(
+    session: AsyncSession, today: date, until: date, after: tuple[date, str] | None, limit: int
+) -> list[tuple[CertificateRow, str | None, str | None]]:
+    """Current valid certificates expiring by `until`, soonest first (expires_on, number),
+    with the holder's kelurahan and kecamatan."""
+    order = (col(CertificateRow.expires_on), col(CertificateRow.number))
+    stmt = (
+        select(CertificateRow, col(CadreRow.kelurahan_code), col(CadreRow.kecamatan_code))
+        .outerjoin(CadreRow, col(CadreRow.cadre_id) == col(CertificateRow.cadre_id))
+        .where(*_valid_on(today), col(CertificateRow.expires_on) <= until)
+        .order_by(*order)
+        .limit(limit)
+    )
+    later = after_key(order, after)
+    if later is not None:
+        stmt = stmt.where(later)
+    return [(cert, kel, kec) for cert, kel, kec in (await session.exec(stmt)).all()]
+
+
+async def expiring_counts(session: AsyncSession, today: date, windows: Sequence[int]) -> dict[int, int]:
+    """How many current valid certificates expire within each window (days), one scan."""
+    expires_on = col(CertificateRow.expires_on)
+    counts = [func.count(case((expires_on <= today + timedelta(days=w), 1))) for w in windows]
+    row: tuple[Any, ...] = tuple((await session.execute(select(*counts).where(*_valid_on(today)))).one())
+    return {w: int(n or 0) for w, n in zip(windows, row, strict=True)}
+
+
+async def trainings_page(
+    session: AsyncSession, status: str | None, before: tuple[date, str] | None, limit: int
+) -> list[tuple[TrainingRow, int, int]]:
+    """Trainings newest first (started_on, training_id descending) with their numbers of
+    participants and attendees; a page: those before that key."""
+    p = TrainingParticipantRow
+    tally = (
+        select(
+            col(p.training_id).label("training_id"),
+            func.count().label("participants"),
+            func.count(case((col(p.attended).is_(True), 1))).label("attended"),
+        )
+        .group_by(col(p.training_id))
+        .subquery()
+    )
+    order = (col(TrainingRow.started_on), col(TrainingRow.training_id))
+    stmt = (
+        select(TrainingRow, func.coalesce(tally.c.participants, 0), func.coalesce(tally.c.attended, 0))
+        .outerjoin(tally, tally.c.training_id == col(TrainingRow.training_id))
+        .order_by(*(c.desc() for c in order))
+        .limit(limit)
+    )
+    if status is not None:
+        stmt = stmt.where(TrainingRow.status == status)
+    if before is not None:
+        stmt = stmt.where(tuple_(*order) < tuple_(*before))
+    return [(t, int(n), int(a)) for t, n, a in (await session.exec(stmt)).all()]

@@ -453,6 +453,119 @@ class SweepResult(BaseModel):
     checked_at: datetime
 
 
+# --------------------------------------------------------------------------- the console's figures
+
+
+class CertifiedAreaPublic(BaseModel):
+    """One row: holders of a current valid certificate in an area, per level, and their total."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    kecamatan_code: str | None = Field(description="None: cadres whose area certification has not seen yet")
+    kelurahan_code: str | None = None
+    by_level: dict[LevelName, int]
+    total: int
+
+
+class CertifiedStatistics(BaseModel):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "as_of": "2026-11-20",
+                    "levels": ["Purwa", "Madya", "Utama"],
+                    "kecamatan": [
+                        {
+                            "kecamatan_code": "64.71.02",
+                            "kelurahan_code": None,
+                            "by_level": {"Purwa": 12, "Madya": 4, "Utama": 1},
+                            "total": 17,
+                        }
+                    ],
+                    "kelurahan": [
+                        {
+                            "kecamatan_code": "64.71.02",
+                            "kelurahan_code": "64.71.02.1001",
+                            "by_level": {"Purwa": 5, "Madya": 2, "Utama": 0},
+                            "total": 7,
+                        }
+                    ],
+                    "city": {"kecamatan_code": None, "by_level": {"Purwa": 12, "Madya": 4, "Utama": 1}, "total": 17},
+                }
+            ]
+        },
+    )
+
+    as_of: date = Field(description="The local (WITA) date the figures hold for")
+    levels: list[LevelName]
+    kecamatan: list[CertifiedAreaPublic]
+    kelurahan: list[CertifiedAreaPublic]
+    city: CertifiedAreaPublic
+
+
+class ExpiringCertificatePublic(BaseModel):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "number": NUMBER,
+                    "certificate_id": "8c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
+                    "cadre_id": CADRE_ID,
+                    "holder_name": "Siti Aminah",
+                    "level": "Madya",
+                    "valid_until": "2026-12-10",
+                    "days_left": 20,
+                    "kelurahan_code": "64.71.02.1001",
+                    "kecamatan_code": "64.71.02",
+                }
+            ]
+        },
+    )
+
+    number: str
+    certificate_id: str
+    cadre_id: str
+    holder_name: str
+    level: LevelName
+    valid_until: date = Field(description="The expiry date: the certificate is no longer valid from this date")
+    days_left: int = Field(description="Local (WITA) days from today to valid_until")
+    kelurahan_code: str | None
+    kecamatan_code: str | None
+
+
+class ExpiringStatistics(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"as_of": "2026-11-20", "within_30": 3, "within_60": 7, "within_90": 12}]}
+    )
+
+    as_of: date = Field(description="The local (WITA) date the windows count from")
+    within_30: int = Field(description="Current valid certificates expiring in the next 30 days")
+    within_60: int = Field(description="... in the next 60 days (including the 30)")
+    within_90: int = Field(description="... in the next 90 days (including the 60)")
+
+
+class TrainingSummary(BaseModel):
+    """A training in a list: its participants counted, not listed (GET /trainings/{id} lists them)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    training_id: str
+    title: str
+    organiser: str
+    skill_codes: list[str]
+    started_on: date
+    ends_on: date
+    place: str | None
+    refresher: bool
+    status: Literal["scheduled", "completed"]
+    completed_on: date | None
+    created_by: str = Field(description="The OPD client that planned it (the one that may record attendance)")
+    participants: int
+    attended: int = Field(description="Attendees recorded (0 until completed)")
+
+
 class ErrorBody(BaseModel):
     """Shape of every 4xx answer."""
 

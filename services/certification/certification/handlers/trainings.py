@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -12,7 +13,7 @@ from certification.adapters import repository as repo
 from certification.adapters.tables import CadreRow, TrainingParticipantRow, TrainingRow
 from certification.config import CertificationConfig
 from certification.domain.certificates import local_date
-from certification.entrypoints.schemas import TrainingCompletion, TrainingCreate, TrainingPublic
+from certification.entrypoints.schemas import TrainingCompletion, TrainingCreate, TrainingPublic, TrainingSummary
 from certification.handlers import certificates
 from certification.handlers.projections import require_active_cadres
 from sikader_shared.errors import Conflict, Forbidden, Invalid, NotFound
@@ -82,6 +83,28 @@ async def get_training(session: AsyncSession, training_id: str) -> TrainingPubli
     if training is None:
         raise NotFound("training not found", training_id=training_id)
     return training_public(training, await repo.participants_of(session, training_id))
+
+
+async def list_trainings(
+    session: AsyncSession, status: str | None, after: list[Any] | None, limit: int
+) -> list[TrainingSummary]:
+    """Trainings newest first (by start date), optionally of one status; a page."""
+    rows = await repo.trainings_page(session, status, _training_key(after), limit)
+    return [TrainingSummary.model_validate({**t.model_dump(), "participants": n, "attended": a}) for t, n, a in rows]
+
+
+def training_page_key(item: TrainingSummary) -> list[Any]:
+    return [item.started_on.isoformat(), item.training_id]
+
+
+def _training_key(after: list[Any] | None) -> tuple[date, str] | None:
+    if after is None:
+        return None
+    try:
+        started_on, training_id = after
+        return date.fromisoformat(started_on), str(training_id)
+    except (TypeError, ValueError) as exc:
+        raise Invalid("cursor is not one for this list", field="cursor") from exc
 
 
 # --------------------------------------------------------------------------- steps

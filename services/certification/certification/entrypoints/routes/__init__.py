@@ -11,6 +11,7 @@ from certification.entrypoints.routes import (
     catalogue,
     certificates,
     printable,
+    statistics,
     trainings,
     verification,
 )
@@ -21,6 +22,7 @@ ROUTERS: list[APIRouter] = [
     trainings.router,
     assessments.router,
     certificates.router,
+    statistics.router,
     verification.router,
     printable.router,
 ]

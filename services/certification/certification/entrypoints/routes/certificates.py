@@ -10,9 +10,15 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from certification.config import ConfigDep
-from certification.entrypoints.schemas import ERRORS, CertificatePublic, RevocationRequest, SweepResult
-from certification.handlers import certificates
-from sikader_shared.deps import Admin, Caller, CertificateRevoker, SessionDep
+from certification.entrypoints.schemas import (
+    ERRORS,
+    CertificatePublic,
+    ExpiringCertificatePublic,
+    RevocationRequest,
+    SweepResult,
+)
+from certification.handlers import certificates, statistics
+from sikader_shared.deps import Admin, Caller, CertificateRevoker, RuntimeDep, SessionDep
 from sikader_shared.http import execute_write
 from sikader_shared.paging import Page, paging, set_next_link, split_page
 from sikader_shared.uow import UnitOfWork
@@ -34,6 +40,24 @@ async def list_certificates(
     header while there is more."""
     rows = await certificates.certificates_for(session, config, cadre_id, page.after(), page.limit + 1)
     items, cursor = split_page(rows, page, certificates.page_key)
+    set_next_link(request, response, cursor)
+    return items
+
+
+@router.get("/certificates/expiring", response_model=list[ExpiringCertificatePublic])
+async def list_expiring(
+    request: Request,
+    response: Response,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    _actor: Caller,
+    page: Annotated[Page, Depends(paging(100, 1000))],
+    within_days: int = Query(30, description="The window: 30, 60 or 90 days (anything else is a 422)"),
+) -> list[ExpiringCertificatePublic]:
+    """Current valid certificates expiring within the window, soonest first (days counted in
+    WITA dates), with the holder and area. Paged: `limit`, `Link: rel="next"`."""
+    rows = await statistics.expiring(session, runtime.clock.now(), within_days, page.after(), page.limit + 1)
+    items, cursor = split_page(rows, page, statistics.expiring_page_key)
     set_next_link(request, response, cursor)
     return items
 
