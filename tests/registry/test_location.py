@@ -9,13 +9,13 @@ import pytest
 
 from registry.adapters.wilayah_file import load_wilayah
 from registry.domain.location import distance_m, location_check, shown_location, snap
-from registry.domain.wilayah import WilayahError, parse_wilayah
+from registry.domain.wilayah import Kecamatan, Kelurahan, WilayahError, parse_wilayah
 from registry.entrypoints.demo import WITHOUT_COORDINATES, _coordinates, _posyandu_plan
 
 
 def test_every_kecamatan_and_kelurahan_of_balikpapan_has_a_centroid_inside_the_city() -> None:
     w = load_wilayah("6471.json")
-    areas = [*w.kecamatan, *w.all_kelurahan()]
+    areas: list[Kecamatan | Kelurahan] = [*w.kecamatan, *w.all_kelurahan()]
     assert len(areas) == 40
     for a in areas:
         assert a.latitude is not None and a.longitude is not None, a.code

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Text, func, literal_column, select, text, update
+from sqlalchemy import Text, func, literal_column, or_, select, text, update
 from sqlalchemy.sql import ColumnElement, Select
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -39,6 +39,7 @@ class PosyanduFilter:
     facility_status: str | None = None
     posyandu_type: str | None = None
     name: str | None = None
+    has_coordinates: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,7 @@ def cadre_key(row: CadreRow) -> list[Any]:
     return [row.name_search, row.id]
 
 
-async def list_posyandu(session: AsyncSession, f: PosyanduFilter, at: Position) -> tuple[list[PosyanduRow], int]:
-    stmt = select(PosyanduRow)
+def _posyandu_where(stmt: Select[Any], f: PosyanduFilter) -> Select[Any]:
     for name in ("kecamatan_code", "kelurahan_code", "status", "verification_status", "posyandu_type"):
         value = getattr(f, name)
         if value is not None:
@@ -107,7 +107,37 @@ async def list_posyandu(session: AsyncSession, f: PosyanduFilter, at: Position) 
         stmt = stmt.where(col(PosyanduRow.facility_status) == f.facility_status)
     if f.name:
         stmt = stmt.where(col(PosyanduRow.name_key).contains(normalise_name(f.name), autoescape=True))
-    return await _page(session, stmt, POSYANDU_ORDER, at)
+    if f.has_coordinates is True:
+        stmt = stmt.where(col(PosyanduRow.latitude).is_not(None), col(PosyanduRow.longitude).is_not(None))
+    elif f.has_coordinates is False:
+        stmt = stmt.where(or_(col(PosyanduRow.latitude).is_(None), col(PosyanduRow.longitude).is_(None)))
+    return stmt
+
+
+async def list_posyandu(session: AsyncSession, f: PosyanduFilter, at: Position) -> tuple[list[PosyanduRow], int]:
+    return await _page(session, _posyandu_where(select(PosyanduRow), f), POSYANDU_ORDER, at)
+
+
+MAP_COLUMNS = (
+    col(PosyanduRow.id),
+    col(PosyanduRow.name),
+    col(PosyanduRow.posyandu_type),
+    col(PosyanduRow.kecamatan_code),
+    col(PosyanduRow.kelurahan_code),
+    col(PosyanduRow.status),
+    col(PosyanduRow.facility_status),
+    col(PosyanduRow.verification_status),
+    col(PosyanduRow.latitude),
+    col(PosyanduRow.longitude),
+)
+
+
+async def posyandu_points(session: AsyncSession, f: PosyanduFilter) -> list[Any]:
+    """Every Posyandu matching `f` (with or without a point), as plain tuples of MAP_COLUMNS:
+    one statement for the whole city, no row objects."""
+    columns: Select[Any] = select(*MAP_COLUMNS)  # type: ignore[assignment]
+    stmt = _posyandu_where(columns, f).order_by(*POSYANDU_ORDER)
+    return list((await session.execute(stmt)).tuples())
 
 
 async def list_cadres(session: AsyncSession, f: CadreFilter, at: Position) -> tuple[list[CadreRow], int]:

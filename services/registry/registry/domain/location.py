@@ -63,7 +63,7 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 def location_check(
     latitude: float, longitude: float, centroid_lat: float | None, centroid_lon: float | None
 ) -> LocationCheck:
-    """"far_from_kelurahan" for a point more than 5 km from its kelurahan's centroid (a typo in
+    """ "far_from_kelurahan" for a point more than 5 km from its kelurahan's centroid (a typo in
     the coordinates, or the wrong kelurahan); "not_checked" when the wilayah file has no centroid."""
     if centroid_lat is None or centroid_lon is None:
         return "not_checked"

@@ -5,9 +5,9 @@ wilayah reference data)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Annotated, Any, TypeVar
 
-from fastapi import Request
+from fastapi import Depends, Query, Request
 
 from sikader_shared.errors import Invalid
 from sikader_shared.paging import Page, split_page
@@ -31,3 +31,31 @@ def memory_page(items: Sequence[T], page: Page, code: Callable[[T], str]) -> tup
             raise Invalid("cursor is not one for this list", field="cursor")
         start = codes.index(after[0]) + 1
     return split_page(items[start : start + page.limit + 1], page, lambda i: [code(i)])
+
+
+def posyandu_filters(
+    kecamatan_code: str | None = Query(None, examples=["64.71.06"]),
+    kelurahan_code: str | None = Query(None, examples=["64.71.06.1002"]),
+    status: str | None = Query(None, pattern="^(active|closed|merged)$"),
+    verification_status: str | None = Query(None, pattern="^(PENDING|VERIFIED|REJECTED|RETURNED)$"),
+    facility_status: str | None = Query(
+        None, pattern="^(own_building|resident_house|public_building|none|not_assessed)$"
+    ),
+    posyandu_type: str | None = Query(None, pattern="^(balita|lansia|remaja|ILP)$"),
+    name: str | None = Query(None, max_length=100, description="Part of the name"),
+    has_coordinates: bool | None = Query(None, description="true: with a point; false: the ones to place on the map"),
+) -> dict[str, Any]:
+    """The filters GET /posyandu and GET /posyandu.geojson share."""
+    return {
+        "kecamatan_code": kecamatan_code,
+        "kelurahan_code": kelurahan_code,
+        "status": status,
+        "verification_status": verification_status,
+        "facility_status": facility_status,
+        "posyandu_type": posyandu_type,
+        "name": name,
+        "has_coordinates": has_coordinates,
+    }
+
+
+PosyanduFilters = Annotated[dict[str, Any], Depends(posyandu_filters)]

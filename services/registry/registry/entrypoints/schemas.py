@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -18,8 +18,9 @@ from pydantic import (
     model_validator,
 )
 
-from registry.adapters.tables import CadreRow
+from registry.adapters.tables import CadreRow, PosyanduRow
 from registry.domain.identity import mask_account, mask_email, mask_name, mask_nik, mask_phone, mask_text
+from registry.domain.location import shown_location
 from sikader_shared.clock import utc
 
 PII_FIELDS = ("nik", "phone", "email", "address", "payment")
@@ -109,6 +110,17 @@ class KelurahanPublic(BaseModel):
     )
 
 
+_SHOWN_POINT = (
+    "Exact, or, for a Posyandu meeting in a resident's house (or not assessed yet), snapped to a "
+    "0.002 degree grid (about 200 m) unless the key has registry:pii: see location_precision"
+)
+
+
+def exact_location(unmasked: bool) -> dict[str, bool]:
+    """The validation context of PosyanduPublic: exact points only for `registry:pii`."""
+    return {"exact_location": unmasked}
+
+
 class PosyanduPublic(BaseModel):
     id: str
     name: str
@@ -118,13 +130,18 @@ class PosyanduPublic(BaseModel):
     address: str | None
     rt: str | None
     rw: str | None
-    latitude: float | None
-    longitude: float | None
+    latitude: float | None = Field(description=_SHOWN_POINT)
+    longitude: float | None = Field(description=_SHOWN_POINT)
+    location_precision: Literal["exact", "approximate"] | None = Field(
+        default=None, description="Of latitude/longitude; null without coordinates"
+    )
     puskesmas: str | None
     institution: dict[str, Any] | None
     management: list[dict[str, Any]]
     status: str = Field(description="active / closed / merged")
-    verification_status: str = Field(description="PENDING / VERIFIED / REJECTED")
+    verification_status: str = Field(
+        description="PENDING / VERIFIED / REJECTED / RETURNED (sent back for correction: a new assessment is awaited)"
+    )
     facility_status: str | None = Field(description="Of the latest assessment; null before the first")
     latest_assessment_id: str | None
     merged_into_posyandu_id: str | None = Field(
@@ -148,8 +165,9 @@ class PosyanduPublic(BaseModel):
                     "address": "Jl. Ahmad Yani Gg. Mawar No. 3",
                     "rt": "012",
                     "rw": None,
-                    "latitude": -1.2675,
-                    "longitude": 116.8289,
+                    "latitude": -1.268,
+                    "longitude": 116.828,
+                    "location_precision": "approximate",
                     "puskesmas": "Puskesmas Klandasan Ilir",
                     "institution": {"sk_number": "188.4/12/KLI/2024", "sk_date": "2024-07-01"},
                     "management": [{"role": "ketua", "cadre_id": _CADRE_ID}],
@@ -166,6 +184,26 @@ class PosyanduPublic(BaseModel):
             ]
         },
     )
+
+    @classmethod
+    def of(cls, row: PosyanduRow, exact: bool) -> PosyanduPublic:
+        return cls.model_validate(row, context=exact_location(exact))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_row(cls, data: Any, info: ValidationInfo) -> Any:
+        """A row's columns with the point the caller may see (approximate by default)."""
+        if not isinstance(data, PosyanduRow):
+            return data
+        shown = shown_location(
+            data.latitude, data.longitude, data.facility_status, (info.context or {}).get("exact_location", False)
+        )
+        return {
+            **data.model_dump(),
+            "latitude": shown.latitude,
+            "longitude": shown.longitude,
+            "location_precision": shown.precision,
+        }
 
 
 class PosyanduPage(BaseModel):
@@ -547,6 +585,77 @@ class MappingStatistics(BaseModel):
                             ],
                         }
                     ],
+                }
+            ]
+        }
+    )
+
+
+class PosyanduFeatureProperties(BaseModel):
+    id: str
+    name: str
+    posyandu_type: str
+    kecamatan_code: str
+    kecamatan_name: str | None
+    kelurahan_code: str
+    kelurahan_name: str | None
+    status: str
+    facility_status: str | None
+    verification_status: str
+    meets_in_residence: bool = Field(description="The latest assessment found it in a resident's house")
+    location_precision: Literal["exact", "approximate"]
+    location_check: Literal["ok", "far_from_kelurahan", "not_checked"] = Field(
+        description="far_from_kelurahan: over 5 km from its kelurahan's centroid; not_checked: no centroid known"
+    )
+
+
+class PointGeometry(BaseModel):
+    type: Literal["Point"]
+    coordinates: list[float] = Field(description="[longitude, latitude] (WGS84)", min_length=2, max_length=2)
+
+
+class PosyanduFeature(BaseModel):
+    type: Literal["Feature"]
+    id: str
+    geometry: PointGeometry
+    properties: PosyanduFeatureProperties
+
+
+class PosyanduFeatureCollection(BaseModel):
+    """GET /posyandu.geojson (application/geo+json)."""
+
+    type: Literal["FeatureCollection"]
+    features: list[PosyanduFeature]
+    without_coordinates: int = Field(description="Posyandu matching the filters that have no coordinates")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "FeatureCollection",
+                    "features": [
+                        {
+                            "type": "Feature",
+                            "id": _POSYANDU_ID,
+                            "geometry": {"type": "Point", "coordinates": [116.828, -1.268]},
+                            "properties": {
+                                "id": _POSYANDU_ID,
+                                "name": "Posyandu Melati",
+                                "posyandu_type": "balita",
+                                "kecamatan_code": "64.71.06",
+                                "kecamatan_name": "Balikpapan Kota",
+                                "kelurahan_code": "64.71.06.1002",
+                                "kelurahan_name": "Klandasan Ilir",
+                                "status": "active",
+                                "facility_status": "resident_house",
+                                "verification_status": "VERIFIED",
+                                "meets_in_residence": True,
+                                "location_precision": "approximate",
+                                "location_check": "ok",
+                            },
+                        }
+                    ],
+                    "without_coordinates": 3,
                 }
             ]
         }

@@ -237,7 +237,7 @@ async def _release_cadre(
 
 
 async def list_posyandu(
-    session: AsyncSession, page: Page, offset: int, **filters: str | None
+    session: AsyncSession, page: Page, offset: int, **filters: Any
 ) -> tuple[list[PosyanduRow], int, str | None]:
     """A page of the Posyandu matching `filters` (by kelurahan and name), their total, and
     the next page's cursor. Without a cursor the page starts at `offset` (the older `page`)."""
@@ -245,6 +245,12 @@ async def list_posyandu(
     rows, total = await repository.list_posyandu(session, repository.PosyanduFilter(**filters), at)
     rows, cursor = split_page(rows, page, repository.posyandu_key)
     return rows, total, cursor
+
+
+async def map_points(session: AsyncSession, **filters: Any) -> list[Any]:
+    """Every Posyandu matching `filters`, as (id, name, type, kecamatan, kelurahan, status,
+    facility, verification, latitude, longitude) tuples, unpaged (the city's map)."""
+    return await repository.posyandu_points(session, repository.PosyanduFilter(**filters))
 
 
 async def audit_trail(

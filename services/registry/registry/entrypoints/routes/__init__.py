@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from registry.entrypoints.routes import audit, cadres, posyandu, statistics, wilayah
+from registry.entrypoints.routes import audit, cadres, posyandu, posyandu_map, statistics, wilayah
 
-ROUTERS: list[APIRouter] = [wilayah.router, posyandu.router, cadres.router, statistics.router, audit.router]
+# The fixed /posyandu paths come before /posyandu/{posyandu_id}, which would take them.
+ROUTERS: list[APIRouter] = [
+    wilayah.router,
+    posyandu_map.router,
+    posyandu.router,
+    cadres.router,
+    statistics.router,
+    audit.router,
+]

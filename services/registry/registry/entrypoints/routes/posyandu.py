@@ -19,7 +19,7 @@ from registry.domain.commands import (
     VerificationDecision,
 )
 from registry.domain.csvfiles import POSYANDU_OPTIONAL, POSYANDU_REQUIRED, parse_posyandu
-from registry.entrypoints.listing import sized
+from registry.entrypoints.listing import PosyanduFilters, sized
 from registry.entrypoints.schemas import (
     AssessmentPublic,
     ClosurePublic,
@@ -38,6 +38,8 @@ from sikader_shared.uow import UnitOfWork
 
 router = APIRouter(prefix="/posyandu", tags=["posyandu"])
 
+PII = "registry:pii"  # exact points of Posyandu meeting in a resident's house
+
 ListPage = Annotated[Page, Depends(paging(50, 500))]
 HistoryPage = Annotated[Page, Depends(paging(100, 1000))]
 
@@ -50,7 +52,7 @@ async def register_posyandu(
     Emits PosyanduRegistered."""
 
     async def op(uow: UnitOfWork) -> PosyanduPublic:
-        return PosyanduPublic.model_validate(await handlers.register_posyandu(uow, config, body))
+        return PosyanduPublic.of(await handlers.register_posyandu(uow, config, body), actor.has(PII))
 
     return await execute_write(request, actor, op, status_code=201, body=body.model_dump(mode="json"))
 
@@ -60,44 +62,28 @@ async def list_posyandu(
     request: Request,
     response: Response,
     session: SessionDep,
-    _actor: RegistryReader,
+    actor: RegistryReader,
     paged: ListPage,
-    kecamatan_code: str | None = Query(None, examples=["64.71.06"]),
-    kelurahan_code: str | None = Query(None, examples=["64.71.06.1002"]),
-    status: str | None = Query(None, pattern="^(active|closed|merged)$"),
-    verification_status: str | None = Query(None, pattern="^(PENDING|VERIFIED|REJECTED)$"),
-    facility_status: str | None = Query(
-        None, pattern="^(own_building|resident_house|public_building|none|not_assessed)$"
-    ),
-    posyandu_type: str | None = Query(None, pattern="^(balita|lansia|remaja|ILP)$"),
-    name: str | None = Query(None, max_length=100, description="Part of the name"),
+    filters: PosyanduFilters,
     page: int = Query(1, ge=1, le=MAX_PAGE, description="Ignored with a `cursor`"),
     page_size: int = Query(50, ge=1, le=500, description="The older name of `limit`"),
 ) -> PosyanduPage:
-    """Posyandu filtered by area, institution status, verification, facility and type
-    (ordered by kelurahan and name). Paged by `limit` and the `Link: rel="next"` header (or
-    by `page` and `page_size`)."""
+    """Posyandu filtered by area, institution status, verification, facility, type and
+    whether they have coordinates (ordered by kelurahan and name). Paged by `limit` and the
+    `Link: rel="next"` header (or by `page` and `page_size`). The point of a Posyandu meeting
+    in a resident's house is approximate without `registry:pii` (see `location_precision`)."""
     size = sized(request, paged, page_size)
-    rows, total, cursor = await handlers.list_posyandu(
-        session,
-        size,
-        (page - 1) * size.limit,
-        kecamatan_code=kecamatan_code,
-        kelurahan_code=kelurahan_code,
-        status=status,
-        verification_status=verification_status,
-        facility_status=facility_status,
-        posyandu_type=posyandu_type,
-        name=name,
-    )
+    rows, total, cursor = await handlers.list_posyandu(session, size, (page - 1) * size.limit, **filters)
     set_next_link(request, response, cursor)
-    items = [PosyanduPublic.model_validate(p) for p in rows]
+    items = [PosyanduPublic.of(p, actor.has(PII)) for p in rows]
     return PosyanduPage(items=items, total=total, page=page, page_size=size.limit)
 
 
 @router.get("/{posyandu_id}", response_model=PosyanduPublic)
-async def get_posyandu(posyandu_id: str, session: SessionDep, _actor: RegistryReader) -> PosyanduPublic:
-    return PosyanduPublic.model_validate(await handlers.find_posyandu(session, posyandu_id))
+async def get_posyandu(posyandu_id: str, session: SessionDep, actor: RegistryReader) -> PosyanduPublic:
+    """One Posyandu; the point of one meeting in a resident's house is approximate without
+    `registry:pii` (see `location_precision`)."""
+    return PosyanduPublic.of(await handlers.find_posyandu(session, posyandu_id), actor.has(PII))
 
 
 @router.patch("/{posyandu_id}", response_model=PosyanduPublic)
@@ -108,7 +94,7 @@ async def update_posyandu(
     Emits PosyanduUpdated when a published field changed."""
 
     async def op(uow: UnitOfWork) -> PosyanduPublic:
-        return PosyanduPublic.model_validate(await handlers.update_posyandu(uow, config, posyandu_id, body))
+        return PosyanduPublic.of(await handlers.update_posyandu(uow, config, posyandu_id, body), actor.has(PII))
 
     return await execute_write(request, actor, op, body=body.model_dump(mode="json", exclude_unset=True))
 
