@@ -22,6 +22,8 @@ class IncentivesConfig:
     correction_lookback_periods: int = 3
     projector_batch: int = 2000
     projector_idle_s: float = 0.1
+    # A kelurahan below this ratio of the city's median amount per cadre is flagged.
+    fairness_flag_ratio: float = 0.8
 
     @classmethod
     def from_settings(cls, settings: IncentivesSettings) -> IncentivesConfig:
@@ -30,6 +32,7 @@ class IncentivesConfig:
             correction_lookback_periods=settings.correction_lookback_periods,
             projector_batch=settings.projector_batch,
             projector_idle_s=settings.projector_idle_s,
+            fairness_flag_ratio=settings.fairness_flag_ratio,
         )
 
 

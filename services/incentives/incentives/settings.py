@@ -1,5 +1,6 @@
 """What an operator sets for the incentives service (SIKADER_INCENTIVES_*)."""
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from sikader_shared.settings import ServiceSettings
@@ -23,3 +24,6 @@ class IncentivesSettings(ServiceSettings):
     # the projector's idle pause.
     projector_batch: int = 2000
     projector_idle_s: float = 0.1
+    # The fairness report flags a kelurahan whose amount per active cadre is below this
+    # fraction of the city's median kelurahan.
+    fairness_flag_ratio: float = Field(0.8, gt=0, le=10)

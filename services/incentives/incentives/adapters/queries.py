@@ -76,7 +76,8 @@ async def fairness(session: AsyncSession, period: str, left_out_limit: int = 500
             "SELECT kecamatan_code, kelurahan_code, COUNT(*) AS cadres, "
             "SUM(CASE WHEN eligible THEN 1 ELSE 0 END) AS eligible, COALESCE(SUM(amount), 0) AS amount, "
             "COUNT(DISTINCT posyandu_id) AS posyandu, "
-            "COUNT(DISTINCT CASE WHEN eligible THEN posyandu_id END) AS posyandu_funded "
+            "COUNT(DISTINCT CASE WHEN eligible THEN posyandu_id END) AS posyandu_funded, "
+            f"SUM(CASE WHEN (failed_mask & {RULE_BIT['cadre_active']}) = 0 THEN 1 ELSE 0 END) AS active "
             f"FROM decisions WHERE period = :p GROUP BY kecamatan_code, kelurahan_code "
             f"ORDER BY kecamatan_code{c}, kelurahan_code{c}"
         ),
@@ -86,7 +87,7 @@ async def fairness(session: AsyncSession, period: str, left_out_limit: int = 500
     kecamatan: dict[str, dict[str, Any]] = {}
     row: Any
     for row in rows.all():
-        kec, kel, cadres, eligible, amount, posyandu, funded = row
+        kec, kel, cadres, eligible, amount, posyandu, funded, active = row
         paid_n, paid_amount = paid_by_kel.get((kec, kel), (0, 0))
         item = {
             "kecamatan_code": kec,
@@ -100,6 +101,7 @@ async def fairness(session: AsyncSession, period: str, left_out_limit: int = 500
             "posyandu_funded": int(funded),
             "posyandu_coverage": round(int(funded) / int(posyandu), 4) if posyandu else 0.0,
             "cadre_coverage": round(int(eligible or 0) / int(cadres), 4) if cadres else 0.0,
+            "active_cadres": int(active or 0),
         }
         kelurahan.append(item)
         k = kecamatan.setdefault(

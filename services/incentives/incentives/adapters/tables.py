@@ -85,6 +85,7 @@ class PosyanduRow(IncentivesTable, table=True):
     verification_at: datetime | None = Timestamp(nullable=True)
     status_event_id: str | None = Field(default=None, max_length=100)
     status_at: datetime | None = Timestamp(nullable=True)
+    verification_event_type: str | None = Field(default=None, max_length=60)
 
 
 class CertificateRow(IncentivesTable, table=True):

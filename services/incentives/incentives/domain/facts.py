@@ -85,6 +85,7 @@ class PosyanduFacts:
     verification_at: datetime | None = None
     status_event_id: str | None = None
     status_at: datetime | None = None
+    verification_event_type: str | None = None  # the event_name behind verification_event_id
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,12 @@ def apply_posyandu_event(facts: PosyanduFacts | None, event: ev.Event, env: Enve
         if status == f.verification_status and f.verification_event_id is not None:
             return replace(f, verification_at=at)
         return replace(
-            f, verification_status=status, verification_on=day, verification_event_id=env.id, verification_at=at
+            f,
+            verification_status=status,
+            verification_on=day,
+            verification_event_id=env.id,
+            verification_at=at,
+            verification_event_type=event.event_name,
         )
 
     if isinstance(event, ev.PosyanduRegistered | ev.PosyanduUpdated):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from fastapi import Path, Query
@@ -400,6 +400,9 @@ class FairnessReport(BaseModel):
                         }
                     ],
                     "posyandu_left_out_total": 1,
+                    "city_median_amount_per_cadre": 212500.0,
+                    "fairness_flag_ratio": 0.8,
+                    "kelurahan_below_threshold": 1,
                     "evenness": {
                         "kelurahan_with_funded_posyandu": 34,
                         "kelurahan_total": 34,
@@ -417,3 +420,152 @@ class FairnessReport(BaseModel):
     posyandu_left_out: list[dict[str, Any]]
     posyandu_left_out_total: int
     evenness: dict[str, Any]
+    city_median_amount_per_cadre: float | None = Field(
+        None,
+        description="Median over the kelurahan (with active cadres) of amount_per_cadre: each kelurahan's "
+        "calculated amount / its cadres active through the period. Each kelurahan row carries "
+        "active_cadres, amount_per_cadre, ratio_to_median and below_threshold",
+    )
+    fairness_flag_ratio: float = Field(
+        0.8, description="A kelurahan is below_threshold when ratio_to_median < this (a setting)"
+    )
+    kelurahan_below_threshold: int = Field(0, description="How many kelurahan are flagged")
+
+
+# --------------------------------------------------------------------------- changes between periods
+
+ChangeKind = Literal["added", "dropped", "amount_changed", "posyandu_verification"]
+
+
+class ChangeCause(BaseModel):
+    rule: str = Field(
+        description="The rule whose outcome flipped (cadre_active ... budget), or level / policy_amount "
+        "for an amount that moved, or not_calculated for a cadre in one calculation only"
+    )
+    text_en: str = Field(description="The fact now")
+    text_id: str = Field(description="The fact now, in Indonesian")
+    before_en: str | None = Field(None, description="The fact in the previous period")
+    before_id: str | None = None
+    source_event_ids: list[str] = Field(description="Ids of the events behind the facts (now, then before)")
+
+
+class CadreChange(BaseModel):
+    cadre_id: str
+    posyandu_id: str | None
+    posyandu_name: str | None
+    kelurahan_code: str
+    kecamatan_code: str
+    eligible_before: bool | None = Field(description="None: not in the previous calculation")
+    eligible_now: bool | None
+    amount_before: int | None
+    amount_now: int | None
+    level_before: str | None
+    level_now: str | None
+    causes: list[ChangeCause]
+
+
+class VerificationCause(BaseModel):
+    event_id: str | None
+    event_type: str | None = Field(description="e.g. PosyanduFacilityVerified; null for states set before it was kept")
+    on: date | None = Field(description="The date of the verification state now")
+    text_en: str
+    text_id: str
+
+
+class PosyanduVerificationChange(BaseModel):
+    posyandu_id: str
+    posyandu_name: str | None
+    kelurahan_code: str | None
+    kecamatan_code: str | None
+    status_before: str | None
+    status_before_on: date | None
+    event_id_before: str | None
+    status_now: str | None
+    status_now_on: date | None
+    event_id: str | None
+    event_type: str | None
+    cause: VerificationCause
+
+
+class ChangeCounts(BaseModel):
+    added: int = Field(description="Eligible now, not in the previous calculated period")
+    dropped: int = Field(description="Eligible in the previous calculated period, not now")
+    amount_changed: int = Field(description="Eligible in both, another amount")
+    posyandu_verification: int = Field(description="Posyandu (with cadres) whose verification state differs")
+
+
+class PeriodChanges(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "period": "2026-12",
+                    "previous_period": PERIOD_EXAMPLE,
+                    "policy_version": "v1",
+                    "previous_policy_version": "v1",
+                    "counts": {"added": 1, "dropped": 0, "amount_changed": 0, "posyandu_verification": 1},
+                    "limit": 100,
+                    "added": [],
+                    "dropped": [],
+                    "amount_changed": [],
+                    "posyandu_verification": [],
+                    "more": {"added": False, "dropped": False, "amount_changed": False, "posyandu_verification": False},
+                }
+            ]
+        }
+    )
+
+    period: str
+    previous_period: str = Field(description="The latest earlier period with a calculation")
+    policy_version: str
+    previous_policy_version: str
+    counts: ChangeCounts
+    limit: int = Field(description="Items per list at most; GET /periods/{period}/changes/{kind} pages through all")
+    added: list[CadreChange]
+    dropped: list[CadreChange]
+    amount_changed: list[CadreChange]
+    posyandu_verification: list[PosyanduVerificationChange]
+    more: dict[str, bool] = Field(description="Per list: whether it has more than shown here")
+
+
+# --------------------------------------------------------------------------- one decision explained
+
+
+class RuleExplainedPublic(BaseModel):
+    rule: str
+    required: bool = Field(description="Held by the policy (a requirement it requires, a cap or ceiling it sets)")
+    passed: bool
+    text_en: str
+    text_id: str
+    facts: dict[str, Any] = Field(description="The values the rule read, as stored with the decision")
+    source_event_ids: list[str]
+
+
+class AmountStepsPublic(BaseModel):
+    meets_requirements: bool
+    amount_for_level: int
+    before_cap: int = Field(description="The level's amount once the requirements are met")
+    cap_per_posyandu: int | None
+    posyandu_rank: int | None
+    cap_applied: bool = Field(description="The cap left this cadre out")
+    after_cap: int
+    budget_ceiling: int | None
+    budget_applied: bool = Field(description="The budget ceiling left this cadre out")
+    amount: int
+
+
+class DecisionExplained(BaseModel):
+    period: str
+    period_state: str
+    decision_hash: str | None
+    cadre_id: str
+    posyandu_id: str | None
+    posyandu_name: str | None
+    kelurahan_code: str
+    kecamatan_code: str
+    policy: dict[str, Any] = Field(description="The policy version used: amounts, requirements, cap, ceiling")
+    eligible: bool
+    level: str | None
+    amount: int
+    amount_steps: AmountStepsPublic
+    rules: list[RuleExplainedPublic]

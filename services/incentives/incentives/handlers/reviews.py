@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from incentives.adapters import queries
 from incentives.adapters import repository as repo
 from incentives.adapters.tables import AdjustmentRow
+from incentives.domain.fairness import DEFAULT_FLAG_RATIO, flag_kelurahan
 from incentives.domain.periods import Period
 from incentives.domain.policy import RULES
 from incentives.handlers.eligibility import reasons
@@ -82,6 +83,15 @@ async def adjustments(session: AsyncSession, period: str, after_id: int | None, 
     return await repo.adjustment_page(session, period, after_id, limit)
 
 
-async def fairness(session: AsyncSession, period: str) -> dict[str, Any]:
+async def fairness(session: AsyncSession, period: str, flag_ratio: float = DEFAULT_FLAG_RATIO) -> dict[str, Any]:
+    """The council's report, with each kelurahan's amount per active cadre against the
+    city's median and the flag where the ratio falls below `flag_ratio`."""
     await calculated(session, period)
-    return await queries.fairness(session, period)
+    report = await queries.fairness(session, period)
+    flags = flag_kelurahan(report["kelurahan"], flag_ratio)
+    return {
+        **report,
+        "city_median_amount_per_cadre": flags.city_median_amount_per_cadre,
+        "fairness_flag_ratio": flag_ratio,
+        "kelurahan_below_threshold": flags.flagged,
+    }

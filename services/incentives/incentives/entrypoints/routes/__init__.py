@@ -1,5 +1,5 @@
 """The HTTP routes, one module per resource; ROUTERS in the order the OpenAPI shows them."""
 
-from incentives.entrypoints.routes import eligibility, payments, periods, policies, reviews
+from incentives.entrypoints.routes import changes, eligibility, payments, periods, policies, reviews
 
-ROUTERS = [policies.router, eligibility.router, periods.router, reviews.router, payments.router]
+ROUTERS = [policies.router, eligibility.router, periods.router, reviews.router, changes.router, payments.router]

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from incentives.config import ConfigDep
 from incentives.entrypoints.schemas import AdjustmentPublic, AreaTotals, DecisionPage, FairnessReport, PeriodPath
 from incentives.handlers import reviews
 from sikader_shared.deps import IncentivesReader, SessionDep
@@ -82,7 +83,12 @@ async def period_adjustments(
 
 
 @router.get("/periods/{period}/fairness", response_model=FairnessReport)
-async def period_fairness(session: SessionDep, _: IncentivesReader, period: str = PeriodPath) -> dict[str, Any]:
+async def period_fairness(
+    session: SessionDep, config: ConfigDep, _: IncentivesReader, period: str = PeriodPath
+) -> dict[str, Any]:
     """For the council: paid cadres and amounts per kecamatan and kelurahan, coverage of
-    Posyandu per kelurahan, and the Posyandu left out with why."""
-    return await reviews.fairness(session, period)
+    Posyandu per kelurahan, and the Posyandu left out with why. Each kelurahan's
+    `amount_per_cadre` (calculated amount / cadres active through the period) against the
+    city's median kelurahan (`ratio_to_median`), flagged (`below_threshold`) under
+    `fairness_flag_ratio` (SIKADER_INCENTIVES_FAIRNESS_FLAG_RATIO, default 0.8)."""
+    return await reviews.fairness(session, period, config.fairness_flag_ratio)
