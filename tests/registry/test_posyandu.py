@@ -131,7 +131,8 @@ async def test_posyandu_register_assess_verify_and_statistics(registry: Registry
     assert [x["id"] for x in listed["items"]] == [p["id"]]
     assert [x["id"] for x in not_assessed["items"]] == [other["id"]]
     assert paged["total"] == 2 and len(paged["items"]) == 1
-    assert stats["posyandu"] == 2 and stats["by_verification_status"] == {"PENDING": 1, "VERIFIED": 0, "REJECTED": 1}
+    assert stats["posyandu"] == 2
+    assert stats["by_verification_status"] == {"PENDING": 1, "VERIFIED": 0, "REJECTED": 1, "RETURNED": 0}
     [kota] = [k for k in stats["kecamatan"] if k["code"] == "64.71.06"]
     [kli] = [k for k in kota["kelurahan"] if k["code"] == "64.71.06.1002"]
     assert kli["by_facility_status"]["public_building"] == 1 and kli["by_facility_status"]["not_assessed"] == 1

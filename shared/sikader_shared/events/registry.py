@@ -190,6 +190,26 @@ class PosyanduFacilityRejected(_PosyanduEvent):
 
 
 @register
+class PosyanduFacilityReturned(_PosyanduEvent):
+    """The latest facility assessment was sent back for correction, with a reason: the
+    Posyandu waits for a new assessment before it is decided again. It is not verified
+    meanwhile; the snapshot events (PosyanduUpdated) carry its verification_status as
+    PENDING, so a consumer that ignores this event stays right."""
+
+    event_name = "PosyanduFacilityReturned"
+
+    name: str = Field(description="Name of the Posyandu")
+    assessment_id: str | None = Field(default=None, description="The facility assessment sent back")
+    facility_status: FacilityStatus | None = Field(
+        default=None, description="Facility status of the assessment sent back"
+    )
+    reason: str = Field(description="What is to be corrected")
+    note: str | None = Field(default=None, description="Verifier's remark, if any")
+    decided_by: str = Field(description="OPD client that sent it back (as in ce_actor)")
+    decided_at: datetime
+
+
+@register
 class PosyanduClosed(_PosyanduEvent):
     """The Posyandu was closed, or merged into another one. Its cadres' reassignments
     follow as CadreAssigned events."""

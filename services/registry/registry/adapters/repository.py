@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Text, func, literal_column, or_, select, text, update
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement, Select
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -27,7 +28,7 @@ from sikader_shared.errors import Invalid
 from sikader_shared.paging import after_key
 
 FACILITY_KEYS = ("own_building", "resident_house", "public_building", "none", "not_assessed")
-VERIFICATION_KEYS = ("PENDING", "VERIFIED", "REJECTED")
+VERIFICATION_KEYS = ("PENDING", "VERIFIED", "REJECTED", "RETURNED")
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,56 @@ async def assessments(session: AsyncSession, posyandu_id: str, at: Position) -> 
             raise Invalid("cursor is not one for this list", field="cursor") from exc
     stmt = select(FacilityAssessmentRow).where(col(FacilityAssessmentRow.posyandu_id) == posyandu_id)
     return await _keyset(session, stmt, order, after, at.limit)
+
+
+QUEUE_ORDER = (
+    col(FacilityAssessmentRow.assessed_on),
+    col(FacilityAssessmentRow.recorded_at),
+    col(PosyanduRow.id),
+)
+
+
+def queue_key(item: tuple[PosyanduRow, FacilityAssessmentRow, int]) -> list[Any]:
+    posyandu, latest, _ = item
+    return [latest.assessed_on.isoformat(), latest.recorded_at.isoformat(), posyandu.id]
+
+
+def _pending() -> tuple[ColumnElement[bool], ...]:
+    """Active, and its latest assessment has no decision yet (a decision sets the state; a
+    new assessment resets it to PENDING)."""
+    return (
+        col(PosyanduRow.status) == "active",
+        col(PosyanduRow.verification_status) == "PENDING",
+        col(PosyanduRow.latest_assessment_id).is_not(None),
+    )
+
+
+async def verification_queue(
+    session: AsyncSession, at: Position
+) -> tuple[list[tuple[PosyanduRow, FacilityAssessmentRow, int]], int]:
+    """The Posyandu waiting for a decision, oldest pending assessment first, each with its
+    latest assessment and its number of assessments; and how many wait in all."""
+    earlier = aliased(FacilityAssessmentRow)
+    n_assessments = (
+        select(func.count()).where(col(earlier.posyandu_id) == col(PosyanduRow.id)).correlate(PosyanduRow)
+    ).scalar_subquery()
+    stmt = (
+        select(PosyanduRow, FacilityAssessmentRow, n_assessments)
+        .join(FacilityAssessmentRow, col(FacilityAssessmentRow.id) == col(PosyanduRow.latest_assessment_id))
+        .where(*_pending())
+    )
+    after = at.after
+    if after is not None:
+        try:
+            after = [date.fromisoformat(after[0]), datetime.fromisoformat(after[1]), after[2]]
+        except (TypeError, ValueError, IndexError) as exc:
+            raise Invalid("cursor is not one for this list", field="cursor") from exc
+        keyset = _after(QUEUE_ORDER, after)
+        assert keyset is not None
+        stmt = stmt.where(keyset)
+    rows = [tuple(r) for r in (await session.execute(stmt.order_by(*QUEUE_ORDER).limit(at.limit))).all()]
+    total = await session.scalar(select(func.count()).select_from(PosyanduRow).where(*_pending()))
+    return rows, int(total or 0)  # type: ignore[return-value]
 
 
 async def verifications(session: AsyncSession, posyandu_id: str, at: Position) -> list[VerificationRow]:

@@ -335,9 +335,11 @@ class AssessmentCreate(_Command):
 
 
 class VerificationDecision(_Command):
-    decision: Literal["VERIFIED", "REJECTED"]
+    decision: Literal["VERIFIED", "REJECTED", "RETURNED"] = Field(
+        description="RETURNED: send the pending assessment back for correction (a new assessment is awaited)"
+    )
     reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = Field(
-        default=None, description="Required for REJECTED"
+        default=None, description="Required for REJECTED and RETURNED"
     )
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
 
@@ -347,6 +349,7 @@ class VerificationDecision(_Command):
             "examples": [
                 {"decision": "VERIFIED", "note": "SK and facility checked on site"},
                 {"decision": "REJECTED", "reason": "no founding decree (SK) from the lurah yet"},
+                {"decision": "RETURNED", "reason": "the photo of the scales is unreadable: assess again"},
             ]
         },
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class FieldError(ValueError):
     """An input value breaks a rule; `field` names the field (e.g. "nik")."""
@@ -13,4 +15,9 @@ class FieldError(ValueError):
 
 
 class RuleViolation(ValueError):
-    """A command that the aggregate's current state does not allow (-> 409)."""
+    """A command that the aggregate's current state does not allow (-> 409); `details` go
+    into the answer beside the message."""
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.details = details

@@ -660,3 +660,66 @@ class PosyanduFeatureCollection(BaseModel):
             ]
         }
     )
+
+
+class GapPublic(BaseModel):
+    code: str = Field(description="no_assessment, no_sk, returned_for_correction, no_lkk_registration, ...")
+    message_id: str = Field(description="In Indonesian")
+    message_en: str
+    blocking: bool = Field(description="true: VERIFIED is refused until it is fixed")
+
+
+class InstitutionPublic(BaseModel):
+    sk_number: str | None = None
+    sk_date: date | None = None
+    lkk_registration_number: str | None = None
+    lkk_registered_on: date | None = None
+    management: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class QueueItem(BaseModel):
+    posyandu: PosyanduPublic
+    latest_assessment: AssessmentPublic
+    assessment_count: int
+    institution: InstitutionPublic
+    missing: list[GapPublic] = Field(description="What would make VERIFIED fail (blocking), or is absent")
+
+
+class VerificationQueue(BaseModel):
+    items: list[QueueItem]
+    total: int = Field(description="Posyandu waiting for a decision in all")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "posyandu": PosyanduPublic.model_json_schema()["examples"][0]
+                            | {"verification_status": "PENDING"},
+                            "latest_assessment": AssessmentPublic.model_json_schema()["examples"][0],
+                            "assessment_count": 1,
+                            "institution": {
+                                "sk_number": None,
+                                "sk_date": None,
+                                "lkk_registration_number": None,
+                                "lkk_registered_on": None,
+                                "management": [],
+                            },
+                            "missing": [
+                                {
+                                    "code": "no_sk",
+                                    "message_id": "belum ada SK pembentukan dari lurah: "
+                                    "kelembagaan tidak dapat diverifikasi",
+                                    "message_en": "no founding decree (SK) recorded: "
+                                    "the institution cannot be verified without it",
+                                    "blocking": True,
+                                }
+                            ],
+                        }
+                    ],
+                    "total": 1,
+                }
+            ]
+        }
+    )

@@ -15,6 +15,7 @@ from registry.config import RegistryConfig
 from registry.domain.commands import CadreCreate
 from registry.domain.errors import FieldError, RuleViolation
 from registry.domain.identity import nik_hash
+from registry.domain.posyandu import published_verification_status
 from sikader_shared.clock import WITA
 from sikader_shared.errors import Conflict, Invalid
 from sikader_shared.events import (
@@ -38,7 +39,7 @@ def domain_refusals() -> Iterator[None]:
     except FieldError as exc:
         raise invalid(exc.field, exc.reason) from exc
     except RuleViolation as exc:
-        raise Conflict(str(exc)) from exc
+        raise Conflict(str(exc), **exc.details) from exc
 
 
 def today(uow: UnitOfWork) -> date:
@@ -68,7 +69,7 @@ def posyandu_state(row: PosyanduRow) -> dict[str, Any]:
         "rt": row.rt,
         "rw": row.rw,
         "status": row.status,
-        "verification_status": row.verification_status,
+        "verification_status": published_verification_status(row.verification_status),
         "facility_status": row.facility_status,
         "institution": PosyanduInstitution(**row.institution) if row.institution else None,
         "management": [ManagementRole(**m) for m in row.management],
@@ -78,7 +79,12 @@ def posyandu_state(row: PosyanduRow) -> dict[str, Any]:
 
 def audit_posyandu(row: PosyanduRow) -> dict[str, Any]:
     out = {k: v for k, v in posyandu_state(row).items() if k not in ("posyandu_id", "institution", "management")}
-    out.update(address=row.address, institution=row.institution, management=row.management)
+    out.update(
+        address=row.address,
+        institution=row.institution,
+        management=row.management,
+        verification_status=row.verification_status,
+    )
     return out
 
 

@@ -4,6 +4,7 @@ Kesehatan (`posyandu:verify`), which covers the latest assessment and the instit
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -80,16 +81,29 @@ async def assess_facility(
     return assessment
 
 
+def verification_state(row: PosyanduRow, latest: FacilityAssessmentRow | None) -> posyandu_rules.VerificationState:
+    """What the verification rules look at: the Posyandu and its latest assessment."""
+    institution = row.institution or {}
+    equipment = latest.equipment if latest is not None else []
+    return posyandu_rules.VerificationState(
+        status=row.status,  # type: ignore[arg-type]
+        verification_status=row.verification_status,  # type: ignore[arg-type]
+        has_assessment=row.latest_assessment_id is not None,
+        has_sk=bool(institution.get("sk_number")),
+        has_lkk_registration=bool(institution.get("lkk_registration_number")),
+        has_management=bool(row.management),
+        unavailable_equipment=tuple(e["item"] for e in equipment if not e.get("available", True)),
+    )
+
+
 async def decide_verification(
     uow: UnitOfWork, cfg: RegistryConfig, posyandu_id: str, cmd: VerificationDecision
 ) -> VerificationRow:
     row = await get_posyandu(uow, posyandu_id)
-    state = posyandu_rules.VerificationState(
-        status=row.status,  # type: ignore[arg-type]
-        verification_status=row.verification_status,  # type: ignore[arg-type]
-        has_assessment=row.latest_assessment_id is not None,
-        has_sk=bool(row.institution and row.institution.get("sk_number")),
+    latest = (
+        await uow.session.get(FacilityAssessmentRow, row.latest_assessment_id) if row.latest_assessment_id else None
     )
+    state = verification_state(row, latest)
     facts = posyandu_rules.VerifiedFacts(
         row.id, row.kelurahan_code, row.kecamatan_code, row.name, row.latest_assessment_id, row.facility_status
     )
@@ -136,3 +150,26 @@ async def verifications(
     await find_posyandu(session, posyandu_id)
     rows = await repository.verifications(session, posyandu_id, repository.Position(page.limit + 1, page.after()))
     return split_page(rows, page, lambda v: [v.id])
+
+
+async def verification_queue(
+    session: AsyncSession, cfg: RegistryConfig, page: Page
+) -> tuple[list[dict[str, Any]], int, str | None]:
+    """A page of the Posyandu waiting for a verification decision (oldest pending assessment
+    first), each with what is missing before VERIFIED can succeed (the rule the decision
+    applies); the number waiting; the next page's cursor."""
+    rows, total = await repository.verification_queue(session, repository.Position(page.limit + 1, page.after()))
+    rows, cursor = split_page(rows, page, repository.queue_key)
+    items = []
+    for posyandu, latest, count in rows:
+        gaps = posyandu_rules.verification_gaps(verification_state(posyandu, latest), cfg.verification_requires_sk)
+        items.append(
+            {
+                "posyandu": posyandu,
+                "latest_assessment": latest,
+                "assessment_count": count,
+                "institution": {**(posyandu.institution or {}), "management": posyandu.management},
+                "missing": [g.as_dict() for g in gaps],
+            }
+        )
+    return items, total, cursor

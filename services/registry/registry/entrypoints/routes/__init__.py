@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from registry.entrypoints.routes import audit, cadres, posyandu, posyandu_map, statistics, wilayah
+from registry.entrypoints.routes import audit, cadres, posyandu, posyandu_map, statistics, verification, wilayah
 
 # The fixed /posyandu paths come before /posyandu/{posyandu_id}, which would take them.
 ROUTERS: list[APIRouter] = [
     wilayah.router,
     posyandu_map.router,
+    verification.router,
     posyandu.router,
     cadres.router,
     statistics.router,

@@ -131,8 +131,12 @@ async def list_assessments(
 async def verify(
     posyandu_id: str, body: VerificationDecision, request: Request, actor: PosyanduVerifier, config: ConfigDep
 ) -> JSONResponse:
-    """VERIFIED or REJECTED (with a reason), covering the latest facility assessment and
-    the institution. Emits PosyanduFacilityVerified / PosyanduFacilityRejected."""
+    """VERIFIED, REJECTED (with a reason) or RETURNED (sent back for correction, with a
+    reason), covering the latest facility assessment and the institution. A refused VERIFIED
+    (409) names what is missing, as the verification queue does (`missing`). RETURNED applies
+    to a pending assessment: the Posyandu leaves the queue until a new assessment (its state
+    RETURNED; the events carry it as PENDING). Emits PosyanduFacilityVerified /
+    PosyanduFacilityRejected / PosyanduFacilityReturned."""
 
     async def op(uow: UnitOfWork) -> VerificationPublic:
         return VerificationPublic.model_validate(await facility.decide_verification(uow, config, posyandu_id, body))
