@@ -26,6 +26,8 @@ class RegistryConfig:
     verification_requires_sk: bool = True
     import_max_rows: int = 200_000
     import_max_bytes: int = 64 * 1024 * 1024
+    import_chunk_rows: int = 1000
+    import_poll_s: float = 1.0
 
     @classmethod
     def from_settings(cls, settings: RegistrySettings) -> RegistryConfig:
@@ -44,6 +46,8 @@ class RegistryConfig:
             verification_requires_sk=settings.verification_requires_sk,
             import_max_rows=settings.import_max_rows,
             import_max_bytes=settings.import_max_bytes,
+            import_chunk_rows=settings.import_chunk_rows,
+            import_poll_s=settings.import_poll_s,
         )
 
     def cipher(self, purpose: str) -> FieldCipher:

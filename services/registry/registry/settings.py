@@ -24,3 +24,7 @@ class RegistrySettings(ServiceSettings):
     # Largest CSV accepted in one upload (the CLI splits bigger files into chunks).
     import_max_rows: int = 200_000
     import_max_bytes: int = 64 * 1024 * 1024
+    # Asynchronous imports (POST /imports/...): rows per committed chunk, and how often an
+    # idle worker looks for queued jobs.
+    import_chunk_rows: int = Field(default=1000, ge=1)
+    import_poll_s: float = Field(default=1.0, gt=0)

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Text, func, literal_column, or_, select, text, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import Text, and_, func, literal_column, or_, select, text, update
+from sqlalchemy.orm import aliased, defer
 from sqlalchemy.sql import ColumnElement, Select
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -18,6 +18,7 @@ from registry.adapters.tables import (
     AssignmentRow,
     CadreRow,
     FacilityAssessmentRow,
+    ImportJobRow,
     PosyanduRow,
     VerificationRow,
 )
@@ -345,6 +346,50 @@ async def posyandu_audit(session: AsyncSession, posyandu_id: str, after: int | N
             assert row.id is not None
             found[row.id] = row
     return [found[i] for i in sorted(found)[:limit]]
+
+
+# --------------------------------------------------------------------------- import jobs
+
+
+async def lock_import_job(session: AsyncSession, job_id: str) -> ImportJobRow | None:
+    """The job, locked for this transaction; None when another worker holds it (PostgreSQL
+    SKIP LOCKED; SQLite serialises writers anyway)."""
+    stmt = select(ImportJobRow).where(col(ImportJobRow.id) == job_id).with_for_update(skip_locked=True)
+    found: ImportJobRow | None = (await session.execute(stmt)).scalar_one_or_none()
+    return found
+
+
+async def next_import_job(session: AsyncSession) -> ImportJobRow | None:
+    stmt = (
+        select(ImportJobRow)
+        .where(col(ImportJobRow.status).in_(("queued", "running")))
+        .order_by(col(ImportJobRow.created_at), col(ImportJobRow.id))
+        .limit(1)
+    )
+    found: ImportJobRow | None = (await session.execute(stmt)).scalar_one_or_none()
+    return found
+
+
+def import_job_key(row: ImportJobRow) -> list[Any]:
+    return [row.created_at.isoformat(), row.id]
+
+
+async def import_jobs(session: AsyncSession, client_id: str, at: Position) -> list[ImportJobRow]:
+    """The client's jobs, newest first (without their files)."""
+    stmt = (
+        select(ImportJobRow)
+        .options(defer(ImportJobRow.content))  # type: ignore[arg-type]
+        .where(col(ImportJobRow.client_id) == client_id)
+    )
+    if at.after is not None:
+        try:
+            created, last_id = datetime.fromisoformat(at.after[0]), str(at.after[1])
+        except (TypeError, ValueError, IndexError) as exc:
+            raise Invalid("cursor is not one for this list", field="cursor") from exc
+        created_at = col(ImportJobRow.created_at)
+        stmt = stmt.where(or_(created_at < created, and_(created_at == created, col(ImportJobRow.id) < last_id)))
+    stmt = stmt.order_by(col(ImportJobRow.created_at).desc(), col(ImportJobRow.id).desc()).limit(at.limit)
+    return list((await session.execute(stmt)).scalars())
 
 
 # --------------------------------------------------------------------------- the handlers' lookups

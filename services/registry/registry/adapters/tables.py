@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -127,3 +127,30 @@ class AssignmentRow(RegistryTable, table=True):
     end_on: date | None = None
     reason: str | None = Field(default=None, max_length=200)
     end_reason: str | None = Field(default=None, max_length=200)
+
+
+class ImportJobRow(RegistryTable, table=True):
+    """An asynchronous import: the uploaded file, its progress and its report. Each chunk's
+    rows, events and audit entries commit with the job's progress, so a restart resumes after
+    the last committed chunk."""
+
+    __tablename__ = "import_job"
+    __table_args__ = (
+        Index("ix_import_job_client", "client_id", "created_at"),
+        Index("ix_import_job_status", "status", "created_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    kind: str = Field(max_length=10)  # cadres / posyandu
+    client_id: str = Field(max_length=100)  # the OPD client that uploaded it
+    status: str = Field(default="queued", max_length=10)  # queued / running / done / failed
+    rows_total: int = 0
+    rows_done: int = 0
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # emptied when finished
+    sha256: str = Field(max_length=64)
+    report: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    reason: str | None = Field(default=None, max_length=500)
+    correlation_id: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Timestamp()
+    started_at: datetime | None = Timestamp(nullable=True)
+    finished_at: datetime | None = Timestamp(nullable=True)

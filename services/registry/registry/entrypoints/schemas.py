@@ -723,3 +723,56 @@ class VerificationQueue(BaseModel):
             ]
         }
     )
+
+
+class ImportJobPublic(BaseModel):
+    """An asynchronous import (POST /imports/cadres or /imports/posyandu)."""
+
+    id: str
+    kind: Literal["cadres", "posyandu"]
+    status: Literal["queued", "running", "done", "failed"]
+    rows_total: int = Field(description="Data rows in the file")
+    rows_done: int = Field(description="Rows imported or reported so far (committed)")
+    percent: float = Field(description="rows_done / rows_total, 0-100 (100 for an empty file once done)")
+    report: ImportReport | None = Field(description="When done: the synchronous import's report")
+    reason: str | None = Field(description="When failed: why")
+    created_at: UtcTime
+    started_at: UtcTime | None
+    finished_at: UtcTime | None
+
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "3c2b1a09-8f7e-4d6c-9b5a-4e3d2c1b0a99",
+                    "kind": "cadres",
+                    "status": "running",
+                    "rows_total": 3000,
+                    "rows_done": 1000,
+                    "percent": 33.3,
+                    "report": None,
+                    "reason": None,
+                    "created_at": "2026-11-02T01:00:00Z",
+                    "started_at": "2026-11-02T01:00:01Z",
+                    "finished_at": None,
+                }
+            ]
+        },
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _progress(cls, data: Any) -> Any:
+        """The progress as a percentage, and the report only once the job is done."""
+        if not hasattr(data, "rows_total"):
+            return data
+        total, done = data.rows_total, data.rows_done
+        percent = 100.0 if total == 0 and data.status == "done" else round(100 * done / total, 1) if total else 0.0
+        fields = ("id", "kind", "status", "rows_total", "rows_done", "reason", "created_at", "started_at")
+        return {
+            **{f: getattr(data, f) for f in fields},
+            "finished_at": data.finished_at,
+            "percent": percent,
+            "report": data.report if data.status == "done" else None,
+        }

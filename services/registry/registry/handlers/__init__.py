@@ -1,5 +1,5 @@
 """The registry's handlers, one module per aggregate (Posyandu and its facility, cadres and their assignments,
-the bulk imports):
+the bulk imports and their asynchronous jobs):
 load through the repository, ask the domain, store, emit, audit. EVENT_HANDLERS gathers the
 modules' event-handler tables (the registry is the source of its events and consumes none
 of its own; the shared API-key handlers are added by the runtime)."""
@@ -7,7 +7,7 @@ of its own; the shared API-key handlers are added by the runtime)."""
 from __future__ import annotations
 
 from registry.config import RegistryConfig
-from registry.handlers import assignments, cadres, facility, imports, posyandu
+from registry.handlers import assignments, cadres, facility, import_jobs, imports, posyandu
 from sikader_shared.events.base import Event
 from sikader_shared.inbox import Handler
 
@@ -17,9 +17,19 @@ EVENT_HANDLERS: dict[type[Event], Handler] = {
     **cadres.EVENT_HANDLERS,
     **assignments.EVENT_HANDLERS,
     **imports.EVENT_HANDLERS,
+    **import_jobs.EVENT_HANDLERS,
 }
 
-__all__ = ["EVENT_HANDLERS", "assignments", "cadres", "event_handlers", "facility", "imports", "posyandu"]
+__all__ = [
+    "EVENT_HANDLERS",
+    "assignments",
+    "cadres",
+    "event_handlers",
+    "facility",
+    "import_jobs",
+    "imports",
+    "posyandu",
+]
 
 
 def event_handlers(config: RegistryConfig) -> dict[type[Event], Handler]:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from registry.entrypoints.routes import audit, cadres, posyandu, posyandu_map, statistics, verification, wilayah
+from registry.entrypoints.routes import (
+    audit,
+    cadres,
+    imports,
+    posyandu,
+    posyandu_map,
+    statistics,
+    verification,
+    wilayah,
+)
 
 # The fixed /posyandu paths come before /posyandu/{posyandu_id}, which would take them.
 ROUTERS: list[APIRouter] = [
@@ -13,6 +22,7 @@ ROUTERS: list[APIRouter] = [
     verification.router,
     posyandu.router,
     cadres.router,
+    imports.router,
     statistics.router,
     audit.router,
 ]
