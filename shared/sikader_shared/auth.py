@@ -152,7 +152,12 @@ class KeyVerifier:
             record = (await session.exec(select(ApiKeyRecord).where(ApiKeyRecord.key_hash == digest))).first()
         actor = None
         if record is not None and record.revoked_at is None:
-            actor = Actor(client_id=record.client_id, key_id=record.key_id, scopes=frozenset(record.scopes))
+            actor = Actor(
+                client_id=record.client_id,
+                key_id=record.key_id,
+                scopes=frozenset(record.scopes),
+                label=record.label or "",
+            )
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[digest] = (now, actor)

@@ -117,5 +117,6 @@ async def pii_read_log(
 
 @router.get("/auth/whoami")
 async def whoami(actor: Caller) -> dict[str, Any]:
-    """The OPD client and scopes of the calling key, as this service knows them."""
-    return {"client_id": actor.client_id, "key_id": actor.key_id, "scopes": sorted(actor.scopes)}
+    """The OPD client, scopes and label (for a person's key, their name) of the calling key, as
+    this service knows them."""
+    return {"client_id": actor.client_id, "key_id": actor.key_id, "scopes": sorted(actor.scopes), "label": actor.label}

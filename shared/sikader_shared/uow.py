@@ -31,6 +31,7 @@ class Actor:
     client_id: str
     key_id: str | None = None
     scopes: frozenset[str] = field(default_factory=frozenset)
+    label: str = ""  # the key's label (for a person's key, their name), as issued
 
     def has(self, scope: str) -> bool:
         return "admin" in self.scopes or scope in self.scopes

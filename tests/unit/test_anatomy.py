@@ -1,5 +1,6 @@
 """The service anatomy of docs/architecture.md, checked: the same folders and module roles in
-every service, flat route modules, SQL only in adapters, and the size rules."""
+every service, flat route modules, SQL only in adapters, and the size rules. The console (a
+service without business data or events) follows the rules that apply to it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("registry", "certification", "incentives", "notifications")
+CONSOLE = "console"
+WITH_CONSOLE = (*SERVICES, CONSOLE)
 REQUIRED = (
     "app.py",
     "settings.py",
@@ -26,6 +29,9 @@ REQUIRED = (
     "entrypoints/cli.py",
 )
 ROOT_MODULES = {"__init__.py", "app.py", "settings.py", "config.py"}
+CONSOLE_REQUIRED = tuple(
+    m for m in REQUIRED if m not in {"entrypoints/schemas.py", "entrypoints/consumers.py", "entrypoints/jobs.py"}
+)
 MAX_MODULE_LINES = 350
 MAX_FUNCTION_LINES = 80
 QUERY_BUILDERS = {"select", "text", "func", "insert", "update", "delete", "col", "tuple_", "and_", "or_", "case"}
@@ -48,7 +54,43 @@ def test_every_service_has_the_same_folders_and_module_roles(service: str) -> No
     assert not extra, f"{service} has modules at its root outside the anatomy: {extra}"
 
 
-@pytest.mark.parametrize("service", SERVICES)
+def test_the_console_has_the_anatomy_without_events() -> None:
+    """The console's parts (no consumers or jobs: it publishes and consumes nothing), its pure
+    domain (no HTTP, database or templates), handlers that call the services only through the
+    adapter, and no broker anywhere."""
+    pkg = package(CONSOLE)
+    missing = [m for m in CONSOLE_REQUIRED if not (pkg / m).is_file()]
+    assert not missing, f"console lacks {missing}"
+    extra = sorted(p.name for p in pkg.glob("*.py") if p.name not in ROOT_MODULES)
+    assert not extra, f"console has modules at its root outside the anatomy: {extra}"
+    layers = {
+        "domain": {"fastapi", "starlette", "httpx", "sqlalchemy", "sqlmodel", "jinja2", "console.adapters",
+                   "console.handlers", "console.entrypoints", "console.config", "console.settings"},
+        "handlers": {"fastapi", "starlette", "httpx", "jinja2", "console.entrypoints"},
+        "adapters": {"fastapi", "starlette", "jinja2", "console.handlers", "console.entrypoints"},
+        "entrypoints": {"httpx", "faststream", "aiokafka"},
+    }  # fmt: skip
+    for layer, forbidden in layers.items():
+        for path in modules(pkg / layer):
+            for name in imported(path):
+                bad = [f for f in forbidden if name == f or name.startswith(f + ".")]
+                assert not bad, f"{path.relative_to(ROOT)} imports {name} ({layer} must not)"
+    for path in modules(pkg):
+        names = imported(path)
+        assert not {n for n in names if n.split(".")[0] in {"faststream", "aiokafka"}}, f"{path} uses the broker"
+
+
+def imported(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+    return names
+
+
+@pytest.mark.parametrize("service", WITH_CONSOLE)
 def test_route_and_handler_modules_are_small_and_routes_are_flat(service: str) -> None:
     pkg = package(service)
     routes = modules(pkg / "entrypoints" / "routes")
@@ -78,7 +120,7 @@ def test_route_and_handler_modules_are_small_and_routes_are_flat(service: str) -
         assert not nested, f"{path.relative_to(ROOT)} defines routes inside functions: {nested}"
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", WITH_CONSOLE)
 def test_sql_lives_only_in_adapters(service: str) -> None:
     pkg = package(service)
     for path in [*modules(pkg / "handlers"), *modules(pkg / "entrypoints"), *modules(pkg / "domain")]:
@@ -117,7 +159,7 @@ def test_no_function_is_over_80_lines_except_the_named_sql_builders() -> None:
 
 
 def test_tables_are_named_row_and_there_is_no_second_outbox_writer() -> None:
-    for service in SERVICES:
+    for service in WITH_CONSOLE:
         tree = ast.parse((package(service) / "adapters" / "tables.py").read_text())
         for node in tree.body:
             if isinstance(node, ast.ClassDef) and any(
