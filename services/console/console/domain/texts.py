@@ -122,6 +122,8 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Tombol dinonaktifkan: kunci Anda tidak memiliki izin posyandu:verify.",
         "Buttons disabled: your key lacks the posyandu:verify scope.",
     ),
+    "not_blocking": ("tidak menghalangi verifikasi", "does not block verification"),
+    "reason_required": ("Alasan wajib diisi.", "A reason is required."),
     "decision_saved": ("Keputusan tersimpan.", "Decision saved."),
     "assessed_on": ("Tanggal penilaian", "Assessed on"),
     "assessed_by": ("Penilai", "Assessed by"),

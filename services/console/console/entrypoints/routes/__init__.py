@@ -2,6 +2,6 @@
 
 from fastapi import APIRouter
 
-from console.entrypoints.routes import auth, peta, platform
+from console.entrypoints.routes import auth, peta, platform, verifikasi
 
-ROUTERS: list[APIRouter] = [auth.router, peta.router, platform.router]
+ROUTERS: list[APIRouter] = [auth.router, peta.router, verifikasi.router, platform.router]
