@@ -3,18 +3,21 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-SERVICES := registry certification incentives notifications
+SERVICES := registry certification incentives notifications console
 PKG_FILES := shared/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml) requirements-dev.txt
 
-.PHONY: install postgres kafka-jars run walkthrough test test-unit test-handlers test-integration test-compose test-compose-cluster test-kafka-access test-faults test-examples examples-build lint schemas asyncapi asyncapi-spec docs bench bench-smoke clean help
+.PHONY: install postgres kafka-jars run walkthrough test test-unit test-handlers test-integration test-compose test-compose-cluster test-kafka-access test-faults test-examples examples-build test-browser chromium console-assets lint schemas asyncapi asyncapi-spec docs bench bench-smoke clean help
 
 help:
-	@echo "make run    - the whole system locally (broker, 4 services, demo data); Ctrl-C stops it"
+	@echo "make run    - the whole system locally (broker, 4 services, the console on :8000, demo data); Ctrl-C stops it"
 	@echo "make test   - the whole test suite (unit, contracts, integration over a real broker)"
 	@echo "make lint   - ruff and mypy"
 	@echo "make test-faults - the seeded fault schedule (kills, broker and PostgreSQL outages) with its invariants"
 	@echo "make test-kafka-access - the secure broker (SASL/SCRAM over TLS, ACLs): agency and service principals"
 	@echo "make test-examples - builds docs/examples/ (Java, Node, Go, Python) and runs them against the test stack"
+	@echo "make test-browser - the console in headless Chromium (Selenium) against the test stack, axe-core checks; screenshots in var/screenshots"
+	@echo "make chromium - install Debian's chromium and chromium-driver (apt) when missing"
+	@echo "make console-assets - re-copy the console's npm libraries (leaflet, axe-core) as pinned in services/console/assets (needs Node)"
 	@echo "make test-compose - docker-compose stack up through podman/docker, smoke-tested"
 	@echo "make test-compose-cluster - the three-broker compose override up, replication and a broker stop checked"
 	@echo "make bench  - benchmarks (figures + ratios, PostgreSQL); make bench-smoke: the same at small sizes"
@@ -90,6 +93,32 @@ examples-build:
 
 test-examples: $(STAMP) examples-build
 	$(BIN)/python -m pytest -q -m examples tests/examples
+
+# The console in a real browser: Debian's Chromium and its driver (make chromium), Selenium with an
+# explicit driver path and Selenium Manager offline; the stack on Apache Kafka as in the tests
+# (tests/browser): opt-in, CI runs it. Screenshots of each page go to var/screenshots/.
+test-browser: $(STAMP) chromium
+	SE_OFFLINE=true $(BIN)/python -m pytest -q -m browser tests/browser
+
+# Debian's packages only (no browser download); nothing to do when both are installed.
+chromium:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then \
+	  echo "chromium and chromedriver present: $$(/usr/bin/chromium --version 2>/dev/null)"; \
+	else \
+	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	  echo "installing Debian's chromium and chromium-driver (log /tmp/chromium-setup-apt.log)"; \
+	  $$SUDO apt-get update -q >/tmp/chromium-setup-apt.log 2>&1; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends chromium chromium-driver \
+	    >>/tmp/chromium-setup-apt.log 2>&1 || { tail -20 /tmp/chromium-setup-apt.log; exit 1; }; \
+	  /usr/bin/chromium --version; /usr/bin/chromedriver --version; \
+	fi
+
+# The console's browser libraries copied from the pinned npm packages (services/console/assets:
+# package.json, package-lock.json) with their hashes (vendored.json). Only this needs Node: the
+# copies are committed, and `make run` and the tests read them.
+console-assets:
+	cd services/console/assets && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	$(PYTHON) services/console/assets/vendor.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check shared services tests scripts docs/examples/python
