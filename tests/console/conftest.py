@@ -133,3 +133,46 @@ async def registry_console(
     svc = await run_service(definition(settings_for(RegistrySettings, broker, databases("registry"))))
     keys = await issue_people(svc)
     yield Console(make_console({"registry": svc.url}), keys, {"registry": svc})
+
+
+async def known_everywhere(services: dict[str, InProcessService], key: str) -> None:
+    """Keys are issued at the registry and reach the other services over the auth topic."""
+    from sikader_shared.testing.checks import eventually
+
+    for svc in services.values():
+
+        async def known(svc: InProcessService = svc) -> bool:
+            async with svc.client(key) as c:
+                return (await c.get("/auth/whoami")).status_code == 200
+
+        await eventually(known, f"key known to {svc.definition.name}", timeout=30)
+
+
+@pytest_asyncio.fixture
+async def stack_console(
+    broker: Any, databases: Callable[[str], str], run_service: Any, make_console: Any
+) -> AsyncIterator[Console]:
+    """The four services (in-process, each on its own database, one broker), keys for named
+    people known to all of them, and the console in front."""
+    from certification.app import definition as certification
+    from certification.settings import CertificationSettings
+    from incentives.app import definition as incentives
+    from incentives.settings import IncentivesSettings
+    from notifications.app import definition as notifications
+    from notifications.settings import NotificationsSettings
+    from registry.app import definition as registry
+    from registry.settings import RegistrySettings
+    from tests.conftest import settings_for
+
+    services: dict[str, InProcessService] = {}
+    for name, make, cls in (
+        ("registry", registry, RegistrySettings),
+        ("certification", certification, CertificationSettings),
+        ("incentives", incentives, IncentivesSettings),
+        ("notifications", notifications, NotificationsSettings),
+    ):
+        services[name] = await run_service(make(settings_for(cls, broker, databases(name))))
+    keys = await issue_people(services["registry"])
+    for key in keys.values():
+        await known_everywhere(services, key)
+    yield Console(make_console({n: s.url for n, s in services.items()}), keys, services)
