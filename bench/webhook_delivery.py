@@ -43,7 +43,7 @@ from bench.common import broker, cpu_seconds, database, drop_database, machine, 
 from sikader_shared.events import CadreRegistered
 from sikader_shared.testing.broker import free_port
 from sikader_shared.testing.kafka import as_message, envelope_for
-from sikader_shared.testing.services import issue_key_with_cli
+from sikader_shared.testing.services import SubprocessService, issue_key_with_cli, wait_ready
 
 TARGET_RATE, TARGET_CPU_MS, TARGET_P99_MS = 1000, 1.0, 200
 
@@ -172,10 +172,16 @@ async def latency(producer: AIOKafkaProducer, receiver: Receiver, rate: float, s
     return sorted((receiver.arrived[i] - t) * 1000 for i, t in sent.items() if i in receiver.arrived)
 
 
-def report(base: dict[str, float], one: tuple[float, float], twenty: tuple[float, float], lat: list[float]) -> None:
+def report(
+    base: dict[str, float], one: tuple[float, float], twenty: tuple[float, float] | None, lat: list[float]
+) -> None:
     rate, cpu = base["rate"], base["cpu_ms"]
     print(f"baseline, keep-alive POST loop in one process: {rate:,.0f} a second, {cpu:.3f} ms CPU a POST")
-    for name, (r, c) in (("1 subscriber", one), ("20 subscribers", twenty)):
+    for name, figures in (("1 subscriber", one), ("20 subscribers", twenty)):
+        if figures is None:
+            print(f"{name}: not measured")
+            continue
+        r, c = figures
         print(f"{name}: {r:,.0f} webhooks a second (x{r / rate:.2f} the baseline), ", end="")
         print(f"{c:.3f} ms CPU a webhook (x{c / cpu:.2f} the baseline)")
     p99 = float("inf")
@@ -196,7 +202,41 @@ def report(base: dict[str, float], one: tuple[float, float], twenty: tuple[float
         print(f"target {name}: {'met' if met else 'MISSED'} ({ratio:.2f}x the target)")
 
 
-async def run(events: int, rate: float, seconds: float) -> None:
+class ProfiledService(SubprocessService):
+    """The service under cProfile (written to `out` when it stops on SIGTERM)."""
+
+    def __init__(self, env: dict[str, str], log: Path, out: Path) -> None:
+        super().__init__("notifications", env, log)
+        self.out = out
+
+    async def start(self) -> SubprocessService:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        # uvicorn raises SIGTERM again once it has shut down: ignored here, so that the module
+        # returns and cProfile writes its stats.
+        code = "\n".join(
+            [
+                "import cProfile, runpy, signal, sys",
+                "signal.signal(signal.SIGTERM, lambda *_: None)",
+                f"sys.argv = [{self.module!r}, 'serve', '--port', '{self.port}']",
+                "profile = cProfile.Profile()",
+                "profile.enable()",
+                "try:",
+                f"    runpy.run_module({self.module!r}, run_name='__main__')",
+                "finally:",
+                "    profile.disable()",
+                f"    profile.dump_stats({str(self.out)!r})",
+            ]
+        )
+        command = ["-c", code]
+        self.proc = subprocess.Popen(
+            [sys.executable, *command], env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log.close()
+        await wait_ready(self.url)
+        return self
+
+
+async def run(events: int, rate: float, seconds: float, profile: Path | None = None, twenty: bool = True) -> None:
     use_postgres()
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}")
     b = await asyncio.to_thread(broker)
@@ -216,7 +256,12 @@ async def run(events: int, rate: float, seconds: float) -> None:
     svc, producer = None, AIOKafkaProducer(bootstrap_servers=b.bootstrap, acks="all", linger_ms=5)
     try:
         base = await asyncio.to_thread(baseline, receiver.url("/baseline"), max(events, 500))
-        svc = await start_service("notifications", env, work / "notifications.log")
+        if profile is None:
+            svc = await start_service("notifications", env, work / "notifications.log")
+        else:
+            svc = ProfiledService(env, work / "notifications.log", profile)
+            await asyncio.to_thread(svc.migrate)
+            await svc.start()
         assert svc.proc is not None
         key = await asyncio.to_thread(issue_key_with_cli, "notifications", env, "dinkes", "notifications:subscribe")
         await producer.start()
@@ -224,14 +269,16 @@ async def run(events: int, rate: float, seconds: float) -> None:
             first = await subscribe(client, receiver.url("/s0"))
             print(f"burst of {events:,} events, 1 subscriber:")
             one = await burst(producer, receiver, ["/s0"], events, svc.proc.pid)
-            ids = [await subscribe(client, receiver.url(f"/s{i}")) for i in range(1, 20)]
-            print(f"burst of {events:,} events, 20 subscribers:")
-            twenty = await burst(producer, receiver, [f"/s{i}" for i in range(20)], events, svc.proc.pid)
-            for sub_id in ids:
-                (await client.delete(f"/subscriptions/{sub_id}")).raise_for_status()
+            many = None
+            if twenty:
+                ids = [await subscribe(client, receiver.url(f"/s{i}")) for i in range(1, 20)]
+                print(f"burst of {events:,} events, 20 subscribers:")
+                many = await burst(producer, receiver, [f"/s{i}" for i in range(20)], events, svc.proc.pid)
+                for sub_id in ids:
+                    (await client.delete(f"/subscriptions/{sub_id}")).raise_for_status()
             print(f"{rate:g} events a second for {seconds:g} s, 1 subscriber ({first}):")
             lat = await latency(producer, receiver, rate, seconds)
-        report(base, one, twenty, lat)
+        report(base, one, many, lat)
         own = resource.getrusage(resource.RUSAGE_SELF)
         mine = own.ru_utime + own.ru_stime
         print(f"load average now {os.getloadavg()[0]:.1f}; this process (receiver, producer): {mine:.0f} s CPU")
@@ -249,12 +296,14 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000, help="events in each burst")
     parser.add_argument("--rate", type=float, default=50.0, help="events a second in the latency run")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the latency run")
+    parser.add_argument("--profile", type=Path, help="run the service under cProfile, its stats written here")
+    parser.add_argument("--no-twenty", action="store_true", help="skip the burst to 20 subscribers")
     parser.add_argument("--baseline-url", help=argparse.SUPPRESS)  # the baseline's own process
     args = parser.parse_args()
     if args.baseline_url:
         asyncio.run(_post_loop(args.baseline_url, args.events))
     else:
-        asyncio.run(run(args.events, args.rate, args.seconds))
+        asyncio.run(run(args.events, args.rate, args.seconds, args.profile, not args.no_twenty))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ deliveries, broadcasts, opt-outs). The only module of the service that writes SQ
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +27,7 @@ from notifications.adapters.tables import (
     SubscriptionRow,
 )
 from notifications.domain.deliveries import CADRE_RECIPIENTS
+from sikader_shared.bulk import driver_connection
 from sikader_shared.clock import utc
 from sikader_shared.errors import Invalid
 from sikader_shared.paging import after_key
@@ -297,6 +299,122 @@ async def kept_events_by_id(session: AsyncSession, event_ids: Sequence[str]) -> 
     query = select(ReceivedEventRow).where(col(ReceivedEventRow.event_id).in_(list(set(event_ids))))
     rows: Sequence[ReceivedEventRow] = (await session.execute(query)).scalars().all()
     return {r.event_id: r for r in rows}
+
+
+# Webhook lanes on PostgreSQL: a batch claimed, and its outcomes recorded, each with one
+# statement straight through asyncpg (plain rows, no ORM object per delivery).
+
+_CLAIM_WEBHOOKS = """
+WITH heads AS (
+    SELECT d.id FROM ntf_deliveries d
+    WHERE d.lane = $1 AND d.status = 'pending' AND d.next_attempt_at <= $2
+      AND NOT EXISTS (
+          SELECT 1 FROM ntf_deliveries e
+          WHERE e.lane = d.lane AND e.aggregate_key = d.aggregate_key AND e.status = 'pending'
+            AND (e.seq < d.seq OR (e.seq = d.seq AND e.id < d.id)))
+      AND NOT EXISTS (SELECT 1 FROM ntf_subscriptions s WHERE s.id = d.subscription_id AND s.status = 'paused')
+    ORDER BY d.seq, d.id
+    LIMIT $3
+), claimed AS (
+    UPDATE ntf_deliveries d
+    SET attempts = d.attempts + 1, last_attempt_at = $2, next_attempt_at = $4
+    FROM heads WHERE d.id = heads.id AND d.status = 'pending' AND d.next_attempt_at <= $2
+    RETURNING d.id, d.attempts, d.notification_id, d.source_event_id, d.seq
+)
+SELECT c.id, c.attempts, c.notification_id, c.source_event_id, r.headers, r.payload
+FROM claimed c LEFT JOIN ntf_received_events r ON r.event_id = c.source_event_id
+ORDER BY c.seq, c.id
+"""
+
+_RECORD_OUTCOMES = """
+UPDATE ntf_deliveries d
+SET status = u.status, last_error = u.last_error,
+    next_attempt_at = COALESCE(u.next_attempt_at, d.next_attempt_at),
+    delivered_at = COALESCE(u.delivered_at, d.delivered_at),
+    failed_at = COALESCE(u.failed_at, d.failed_at)
+FROM unnest($1::bigint[], $2::integer[], $3::varchar[], $4::text[], $5::timestamptz[], $6::timestamptz[],
+            $7::timestamptz[]) AS u(id, attempts, status, last_error, next_attempt_at, delivered_at, failed_at)
+WHERE d.id = u.id AND d.status = 'pending' AND d.attempts = u.attempts
+RETURNING d.id, d.notification_id, d.source_event_id, d.source_event_type, d.channel, d.recipient_type,
+          d.recipient_id, d.subscription_id, d.broadcast_id, d.template
+"""
+
+OUTCOME_FACTS = (
+    "notification_id",
+    "source_event_id",
+    "source_event_type",
+    "channel",
+    "recipient_type",
+    "recipient_id",
+    "subscription_id",
+    "broadcast_id",
+    "template",
+)
+
+
+@dataclass(frozen=True)
+class ClaimedWebhook:
+    """A claimed webhook delivery with its kept event (None when it was not kept)."""
+
+    id: int
+    attempts: int
+    notification_id: str
+    source_event_id: str | None
+    headers: dict[str, str] | None
+    payload: str | None
+
+
+@dataclass(frozen=True)
+class OutcomeRow:
+    """The new state of an attempted delivery (None: unchanged)."""
+
+    id: int
+    attempts: int  # the attempt's number: recorded only if no later attempt took over
+    status: str
+    last_error: str | None
+    next_attempt_at: datetime | None = None
+    delivered_at: datetime | None = None
+    failed_at: datetime | None = None
+
+
+async def claim_webhook_heads(
+    session: AsyncSession, lane: str, now: datetime, limit: int, lease: timedelta
+) -> list[ClaimedWebhook] | None:
+    """Claim up to `limit` due heads of a webhook lane (one per aggregate key) in one
+    statement, each with its kept event: an attempt counted and the row leased, as
+    `claim_attempts` does. None when the database is not PostgreSQL."""
+    driver = await driver_connection(session)
+    if driver is None:
+        return None
+    rows = await driver.fetch(_CLAIM_WEBHOOKS, lane, now, limit, now + lease)
+    return [ClaimedWebhook(int(r[0]), int(r[1]), r[2], r[3], _json(r[4]), r[5]) for r in rows]
+
+
+def _json(value: Any) -> Any:
+    """A JSON column's value as asyncpg hands it over (text, unless a codec decoded it)."""
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+async def skip_deliveries(session: AsyncSession, delivery_ids: Sequence[int], reason: str) -> None:
+    if delivery_ids:
+        await session.execute(
+            update(DeliveryRow)
+            .where(col(DeliveryRow.id).in_(list(delivery_ids)))
+            .values(status="skipped", last_error=reason)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def record_outcomes(session: AsyncSession, outcomes: Sequence[OutcomeRow]) -> dict[int, dict[str, Any]] | None:
+    """Store attempts' outcomes in one statement, each only if the delivery is still pending
+    at that attempt (a lease that ran out let another attempt take over): id -> the facts
+    its outcome event carries, for the rows stored. None when the database is not PostgreSQL."""
+    driver = await driver_connection(session)
+    if driver is None:
+        return None
+    columns = [[getattr(o, name) for o in outcomes] for name in OutcomeRow.__dataclass_fields__]
+    rows = await driver.fetch(_RECORD_OUTCOMES, *columns)
+    return {int(r[0]): dict(zip(OUTCOME_FACTS, r[1:], strict=True)) for r in rows}
 
 
 # -- broadcasts -------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ class DeliveryWorker:
         self.rng = rng or random.Random()
         self._slots = asyncio.Semaphore(self.settings.worker_concurrency)
         self._in_flight: dict[str, asyncio.Task[None]] = {}
+        self._webhook_lanes: dict[str, WebhookLane] = {}
         timeouts = (self.settings.webhook_timeout_s, self.settings.smtp_timeout_s, self.settings.gateway_timeout_s)
         self.lease = timedelta(seconds=max(timeouts) + 60)
 
@@ -75,13 +76,19 @@ class DeliveryWorker:
         return woken.result()
 
     async def tick(self, wait: bool = True) -> int:
-        """Start a lane task for every recipient with a due delivery (skipping lanes still
-        busy from an earlier tick); with `wait`, return once they are done. Returns the
-        number of lanes started."""
+        """Start a lane task for every recipient with a due delivery (a webhook lane still
+        busy from an earlier tick is told to look again); with `wait`, return once they are
+        done. Returns the number of lanes started or told."""
         await self.complete_broadcasts()
         async with self.runtime.sessions() as session:
             heads = await repo.due_heads(session, self.runtime.clock.now(), self.settings.worker_batch)
-        lanes = [lane for lane in dict.fromkeys(lane for _, lane in heads) if lane not in self._in_flight]
+        due = list(dict.fromkeys(lane for _, lane in heads))
+        poked = 0
+        for lane in due:  # a running webhook lane claims again before it ends
+            if lane in self._webhook_lanes:
+                self._webhook_lanes[lane].poke()
+                poked += 1
+        lanes = [lane for lane in due if lane not in self._in_flight]
         tasks = []
         for lane in lanes:
             task = asyncio.create_task(self._lane(lane), name=f"lane:{lane}")
@@ -90,7 +97,7 @@ class DeliveryWorker:
             tasks.append(task)
         if wait and tasks:
             await asyncio.gather(*tasks)
-        return len(lanes)
+        return len(lanes) + poked
 
     async def drain(self) -> None:
         """Wait for every lane task still running (from ticks that did not wait)."""
@@ -123,30 +130,11 @@ class DeliveryWorker:
                     return
 
     async def _webhook_lane(self, lane: str) -> None:
-        """A subscription's lane in batches: claim the due heads (one per aggregate key) in one
-        transaction, POST them up to `webhook_concurrency` at a time, record the outcomes in
-        one transaction; again until nothing is due."""
-        limit = self.settings.webhook_concurrency
-        while True:
-            async with self.runtime.uow() as uow:
-                due, attempts = await claim_webhooks(uow, lane, self.settings.worker_batch, self.lease)
-                await uow.commit()
-            if not attempts:
-                if due:  # only skipped ones: their successors may be due now
-                    continue
-                return
-            gate = asyncio.Semaphore(limit)
-
-            async def send(attempt: Attempt, gate: asyncio.Semaphore = gate) -> Outcome:
-                async with gate:
-                    error, permanent = await self._send(attempt)
-                rand = self.rng.random() if error is not None and not permanent else 0.0
-                return Outcome(attempt, error, permanent, rand)
-
-            outcomes = await asyncio.gather(*(send(a) for a in attempts))
-            async with self.runtime.uow() as uow:
-                await record_webhooks(uow, self.config, outcomes)
-                await uow.commit()
+        webhooks = self._webhook_lanes[lane] = WebhookLane(self, lane)
+        try:
+            await webhooks.run()
+        finally:
+            del self._webhook_lanes[lane]
 
     async def complete_broadcasts(self) -> None:
         async with self.runtime.uow() as uow:
@@ -184,6 +172,111 @@ class DeliveryWorker:
         except TimeoutError:
             return f"{attempt.channel} timed out", False
         return None, False
+
+
+class WebhookLane:
+    """A subscription's lane, pipelined: due heads (one per aggregate key) are claimed in
+    batches while earlier ones are still being sent, POSTed up to `webhook_concurrency` at a
+    time, and the outcomes recorded in batches as they come (one transaction each). Order per
+    key holds without any bookkeeping here: a claimed delivery stays pending (leased) until
+    its outcome is recorded, so its key's next one is no head and cannot be claimed before."""
+
+    def __init__(self, worker: DeliveryWorker, lane: str) -> None:
+        self.worker = worker
+        self.lane = lane
+        settings = worker.settings
+        self.batch = settings.worker_batch
+        self.senders = settings.webhook_concurrency
+        self.low_water = max(2 * self.senders, self.batch // 2)  # claim more below this many ready
+        self.ready: asyncio.Queue[Attempt] = asyncio.Queue()
+        self.sending = 0
+        self.sent: list[Outcome] = []
+        self.recording = False
+        self.poked = False
+        self.progress = asyncio.Event()  # wakes the claimer: recorded, running low or poked
+        self.outcomes = asyncio.Event()  # wakes the recorder
+        self.failure: BaseException | None = None
+
+    def poke(self) -> None:
+        """Deliveries were planned for this lane: claim once more before ending."""
+        self.poked = True
+        self.progress.set()
+
+    def _idle(self) -> bool:
+        return self.ready.empty() and not self.sending and not self.sent and not self.recording
+
+    async def run(self) -> None:
+        tasks = [asyncio.create_task(self._send_loop()) for _ in range(self.senders)]
+        tasks.append(asyncio.create_task(self._record_loop()))
+        try:
+            while True:
+                self.progress.clear()
+                poked, self.poked = self.poked, False
+                claimed = 0
+                if self.ready.qsize() < self.low_water:
+                    claimed = await self._claim(self.batch - self.ready.qsize())
+                if self.failure is not None:
+                    raise self.failure
+                if claimed:
+                    continue  # more may be due
+                if self._idle() and not poked:
+                    return
+                await self.progress.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _claim(self, limit: int) -> int:
+        """Claim up to `limit` heads and queue them for sending: how many heads were due."""
+        worker = self.worker
+        async with worker.runtime.uow() as uow:
+            due, attempts = await claim_webhooks(uow, self.lane, limit, worker.lease)
+            await uow.commit()
+        for attempt in attempts:
+            self.ready.put_nowait(attempt)
+        return due
+
+    async def _send_loop(self) -> None:
+        worker = self.worker
+        while True:
+            attempt = await self.ready.get()
+            self.sending += 1
+            try:
+                error, permanent = await worker._send(attempt)
+            except Exception as exc:  # a bug, not a refusal: the lane stops, the lease re-sends
+                self.failure = exc
+                self.progress.set()
+                return
+            finally:
+                self.sending -= 1
+            rand = worker.rng.random() if error is not None and not permanent else 0.0
+            self.sent.append(Outcome(attempt, error, permanent, rand))
+            self.outcomes.set()
+            if self.ready.qsize() < self.low_water:
+                self.progress.set()
+
+    async def _record_loop(self) -> None:
+        """Record what was sent meanwhile, in one transaction, again and again. A failure
+        stops the lane; what it did not record is sent again when its leases run out."""
+        worker = self.worker
+        while True:
+            await self.outcomes.wait()
+            self.outcomes.clear()
+            if not self.sent:
+                continue
+            batch, self.sent = self.sent, []
+            self.recording = True
+            try:
+                async with worker.runtime.uow() as uow:
+                    await record_webhooks(uow, worker.config, batch)
+                    await uow.commit()
+            except Exception as exc:
+                self.failure = exc
+                return
+            finally:
+                self.recording = False
+                self.progress.set()
 
 
 async def delivery_worker(runtime: ServiceRuntime, stop: asyncio.Event) -> None:

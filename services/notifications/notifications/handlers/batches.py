@@ -14,7 +14,17 @@ from datetime import timedelta
 from notifications.adapters import repository as repo
 from notifications.adapters.tables import DeliveryRow, ReceivedEventRow, SubscriptionRow
 from notifications.config import NotificationsConfig
-from notifications.handlers.deliveries import Attempt, Skip, Undeliverable, record_attempt, webhook_message
+from notifications.domain.deliveries import attempt_outcome
+from notifications.handlers.deliveries import (
+    Attempt,
+    Skip,
+    Undeliverable,
+    emit_outcome,
+    kept_event_message,
+    record_attempt,
+    signing_keys,
+    webhook_message,
+)
 from sikader_shared.uow import UnitOfWork
 
 
@@ -30,6 +40,9 @@ async def claim_webhooks(uow: UnitOfWork, lane: str, limit: int, lease: timedelt
     """Claim up to `limit` due heads of a webhook lane: (how many heads were due, the attempts
     to make). A delivery whose subscription is gone is skipped here."""
     now = uow.clock.now()
+    claimed_rows = await repo.claim_webhook_heads(uow.session, lane, now, limit, lease)
+    if claimed_rows is not None:  # PostgreSQL: one statement
+        return len(claimed_rows), await _claimed_attempts(uow, lane, claimed_rows)
     heads = [delivery_id for delivery_id, _ in await repo.due_heads(uow.session, now, limit, lane)]
     if not heads:
         return 0, []
@@ -46,6 +59,26 @@ async def claim_webhooks(uow: UnitOfWork, lane: str, limit: int, lease: timedelt
                 attempts.append(attempt)
     del subscription
     return len(heads), attempts
+
+
+async def _claimed_attempts(uow: UnitOfWork, lane: str, claimed: list[repo.ClaimedWebhook]) -> list[Attempt]:
+    if not claimed:
+        return []
+    sub = await uow.session.get(SubscriptionRow, lane.removeprefix("sub:"))
+    if sub is None:
+        await repo.skip_deliveries(uow.session, [c.id for c in claimed], "subscription deleted")
+        return []
+    keys = signing_keys(sub, uow.clock.now())
+    attempts = []
+    for c in claimed:
+        message, problem = None, None
+        if c.headers is None or c.payload is None or c.source_event_id is None:
+            problem = Undeliverable("source event not kept", permanent=True)
+        else:
+            message = kept_event_message(sub, keys, c.notification_id, c.source_event_id, c.headers, c.payload)
+        correlation = c.headers.get("ce_correlationid") if c.headers else None
+        attempts.append(Attempt(c.id, c.attempts, "webhook", message, problem, correlation, c.source_event_id))
+    return attempts
 
 
 async def _attempt(
@@ -69,6 +102,39 @@ async def _attempt(
 async def record_webhooks(uow: UnitOfWork, config: NotificationsConfig, outcomes: Sequence[Outcome]) -> None:
     """Store the outcomes of a batch in one transaction, each outcome event with the
     correlation id of the event it is about, naming that event as its cause."""
+    settings = config.settings
+    now = uow.clock.now()
+    decided = []
+    rows = []
+    for o in outcomes:
+        result = attempt_outcome(
+            o.attempt.number, o.error, o.permanent, settings.retry_schedule_s, settings.retry_jitter, o.rand
+        )
+        decided.append(result)
+        retry_at = now + timedelta(seconds=result.retry_in_s or 0.0) if result.status == "retry" else None
+        rows.append(
+            repo.OutcomeRow(
+                o.attempt.delivery_id,
+                o.attempt.number,
+                "pending" if result.status == "retry" else result.status,
+                result.reason,
+                next_attempt_at=retry_at,
+                delivered_at=now if result.status == "delivered" else None,
+                failed_at=now if result.status == "failed" else None,
+            )
+        )
+    stored = await repo.record_outcomes(uow.session, rows)
+    if stored is None:  # not PostgreSQL: through the ORM
+        await _record_one_by_one(uow, config, outcomes)
+        return
+    for o, result in zip(outcomes, decided, strict=True):
+        facts = stored.get(o.attempt.delivery_id)
+        if facts is not None:  # else another attempt took over when the lease ran out
+            uow.correlation_id, uow.causation_id = o.attempt.correlation_id, o.attempt.cause
+            emit_outcome(uow, facts, o.attempt.number, result, now)
+
+
+async def _record_one_by_one(uow: UnitOfWork, config: NotificationsConfig, outcomes: Sequence[Outcome]) -> None:
     # One read for all; held here, as the session's identity map holds rows weakly.
     rows = await repo.deliveries_by_id(uow.session, [o.attempt.delivery_id for o in outcomes])
     with uow.session.no_autoflush:  # one flush at the commit: the updates go in one executemany

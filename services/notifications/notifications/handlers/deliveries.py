@@ -35,6 +35,7 @@ from notifications.domain.deliveries import (
     CADRE_RECIPIENTS,
     Contact,
     NewMessage,
+    Outcome,
     attempt_outcome,
     missing_address,
     new_message,
@@ -165,32 +166,34 @@ async def record_attempt(
     settings = config.settings
     outcome = attempt_outcome(attempt.number, error, permanent, settings.retry_schedule_s, settings.retry_jitter, rand)
     now = uow.clock.now()
-    common: dict[str, Any] = {
-        "notification_id": row.notification_id,
-        "source_event_id": row.source_event_id,
-        "source_event_type": row.source_event_type,
-        "channel": row.channel,
-        "recipient_type": row.recipient_type,
-        "recipient_id": row.recipient_id,
-        "subscription_id": row.subscription_id,
-        "broadcast_id": row.broadcast_id,
-        "template": row.template,
-        "attempts": attempt.number,
-    }
     if outcome.status == "delivered":
         row.status, row.delivered_at, row.last_error = "delivered", now, None
-        uow.emit(NotificationDelivered(**common, delivered_at=now))
     elif outcome.status == "failed":
         row.status, row.failed_at, row.last_error = "failed", now, outcome.reason
-        uow.emit(NotificationFailed(**common, reason=outcome.reason or "", failed_at=now))
     else:
         row.last_error = outcome.reason
         row.next_attempt_at = now + timedelta(seconds=outcome.retry_in_s or 0.0)
+    facts = {name: getattr(row, name) for name in repo.OUTCOME_FACTS}
+    emit_outcome(uow, facts, attempt.number, outcome, now)
+    uow.session.add(row)
+
+
+def emit_outcome(uow: UnitOfWork, facts: dict[str, Any], attempt: int, outcome: Outcome, now: datetime) -> None:
+    """The outcome event of a stored attempt (`facts`: the delivery's OUTCOME_FACTS), or the
+    log line of a retry."""
+    if outcome.status == "delivered":
+        uow.emit(NotificationDelivered(**facts, attempts=attempt, delivered_at=now))
+    elif outcome.status == "failed":
+        uow.emit(NotificationFailed(**facts, attempts=attempt, reason=outcome.reason or "", failed_at=now))
+    else:
         log.info(
             "delivery attempt failed; will retry",
-            extra={"notification_id": row.notification_id, "reason": outcome.reason, "retry_in_s": outcome.retry_in_s},
+            extra={
+                "notification_id": facts["notification_id"],
+                "reason": outcome.reason,
+                "retry_in_s": outcome.retry_in_s,
+            },
         )
-    uow.session.add(row)
 
 
 # -- composing --------------------------------------------------------------------------------
@@ -229,11 +232,17 @@ async def webhook_message(uow: UnitOfWork, row: DeliveryRow, received: ReceivedE
         raise Skip("subscription deleted")
     if received is None:
         raise Undeliverable("source event not kept", permanent=True)
-    headers = {f"ce-{k[3:]}": v for k, v in received.headers.items() if k.startswith("ce_")}
-    body = received.payload.encode("utf-8")
     keys = signing_keys(sub, uow.clock.now())
+    return kept_event_message(sub, keys, row.notification_id, received.event_id, received.headers, received.payload)
+
+
+def kept_event_message(
+    sub: SubscriptionRow, keys: WebhookKeys, notification_id: str, event_id: str, headers: dict[str, str], payload: str
+) -> OutgoingMessage:
+    """A webhook of a kept event: its ce_* headers as ce-*, its JSON as the body."""
+    ce = {f"ce-{k[3:]}": v for k, v in headers.items() if k.startswith("ce_")}
     return OutgoingMessage(
-        row.notification_id, "webhook", sub.url, body=body, headers=headers, keys=keys, webhook_id=received.event_id
+        notification_id, "webhook", sub.url, body=payload.encode("utf-8"), headers=ce, keys=keys, webhook_id=event_id
     )
 
 
