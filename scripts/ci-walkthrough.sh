@@ -20,6 +20,26 @@ for _ in $(seq 1 240); do
 done
 grep -q "Ctrl-C stops everything" "$LOG" || { echo "make run not ready in 240 s:"; tail -40 "$LOG"; exit 1; }
 grep "\[make run\]" "$LOG"
+# the console answers on the URL make run printed first, and the admin key signs in there
+CONSOLE_URL="$(grep -oE 'console +http://[0-9.:]+' "$LOG" | awk '{print $2}')"
+.venv/bin/python - "$CONSOLE_URL" "$VAR/admin.key" <<'PY'
+import re, sys
+from pathlib import Path
+
+import httpx
+
+base, key = sys.argv[1], Path(sys.argv[2]).read_text().strip()
+with httpx.Client(base_url=base, follow_redirects=False, timeout=30) as c:
+    assert c.get("/health/ready").status_code == 200
+    page = c.get("/masuk")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert page.status_code == 200 and token, page.status_code
+    signed = c.post("/masuk", data={"api_key": key, "csrf_token": token.group(1)})
+    assert signed.status_code == 303 and signed.headers["location"].endswith("/peta"), signed.status_code
+    peta = c.get("/peta")
+    assert peta.status_code == 200 and 'id="who"' in peta.text, peta.status_code
+print(f"console {base}: signed in with the admin key, /peta answered")
+PY
 .venv/bin/python scripts/walkthrough.py
 kill -INT "$RUN"
 wait "$RUN"

@@ -4,8 +4,9 @@ Starts a broker on 127.0.0.1:9092 unless KAFKA_BOOTSTRAP_SERVERS is set: Apache 
 from its Maven jars, data under var/kafka) where Java 17+ is found and the jars are in ~/.m2 or can
 be fetched, else Tansu (in memory); SIKADER_LOCAL_BROKER=apache-kafka|tansu forces one. It
 migrates each service's database (SQLite under var/ unless SIKADER_<SVC>_DATABASE_URL is set),
-starts the four services, writes a development admin key to var/admin.key, loads the demo data
-on the first start, prints the URLs, and on SIGINT/SIGTERM stops everything within 20 s.
+starts the four services and the console (port 8000; its session key in var/console.key),
+writes a development admin key to var/admin.key, loads the demo data on the first start, prints
+the URLs, and on SIGINT/SIGTERM stops everything within 20 s.
 Apache Kafka keeps its data across restarts. Tansu starts empty every time: each service notices,
 re-creates the topics and re-publishes its retained events; consumers skip what they applied."""
 
@@ -30,6 +31,17 @@ from demo_data import load_demo_data  # noqa: E402
 from sikader_shared.local_kafka import KafkaUnavailable, LocalKafka  # noqa: E402
 
 SERVICES = {"registry": 8001, "certification": 8002, "incentives": 8003, "notifications": 8004}
+# The console: web pages over the four services' APIs; no broker, no business data of its own.
+CONSOLE = "console"
+PORTS = {CONSOLE: 8000, **SERVICES}
+# The console forwards each person's address in X-Forwarded-For; the services believe it only
+# from these addresses (their per-address rate limits: one busy officer does not throttle others).
+LOCAL_PROXIES = "127.0.0.1/32,::1/128"
+# What an officer's key usually holds (the README's "Console" section); make run prints it.
+OFFICER_SCOPES = (
+    "registry:read,registry:write,posyandu:verify,certification:train,certification:assess,"
+    "certification:revoke,incentives:read,notifications:broadcast"
+)
 STOP_GRACE_S = 15.0  # services get this long after SIGTERM, then SIGKILL (total stays < 20 s)
 
 
@@ -66,9 +78,20 @@ class Supervisor:
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             "SIKADER_VAR_DIR": str(self.var),
-            f"{prefix}HTTP_PORT": os.environ.get(f"{prefix}HTTP_PORT", str(SERVICES[name])),
+            f"{prefix}HTTP_PORT": os.environ.get(f"{prefix}HTTP_PORT", str(PORTS[name])),
             "PYTHONUNBUFFERED": "1",
         }
+        if name == CONSOLE:
+            env.pop("SIKADER_CONTACT_KEY", None)
+            env.pop("SIKADER_PAYMENT_KEY", None)
+            for service in SERVICES:
+                env.setdefault(f"SIKADER_CONSOLE_{service.upper()}_URL", f"http://127.0.0.1:{self.port_of(service)}")
+            env["SIKADER_CONSOLE_SESSION_KEY"] = os.environ.get("SIKADER_CONSOLE_SESSION_KEY") or self._secret(
+                "console"
+            )
+            env.setdefault("SIKADER_CONSOLE_SECURE_COOKIES", "false")  # plain http on this machine
+            return env
+        env.setdefault("SIKADER_TRUSTED_PROXIES", LOCAL_PROXIES)
         # Only the services that must read a private field get its key.
         env.pop("SIKADER_CONTACT_KEY", None)
         env.pop("SIKADER_PAYMENT_KEY", None)
@@ -91,7 +114,7 @@ class Supervisor:
         return env
 
     def port_of(self, name: str) -> int:
-        return int(os.environ.get(f"SIKADER_{name.upper()}_HTTP_PORT", str(SERVICES[name])))
+        return int(os.environ.get(f"SIKADER_{name.upper()}_HTTP_PORT", str(PORTS[name])))
 
     def start_mail_catcher(self) -> None:
         """A development SMTP server (and SMS/WhatsApp gateway) whose inbox is a web page."""
@@ -168,11 +191,11 @@ class Supervisor:
             if result.returncode != 0:
                 raise SystemExit(f"{name}: migration failed:\n{result.stderr}")
 
-        await asyncio.gather(*(one(n) for n in SERVICES))
+        await asyncio.gather(*(one(n) for n in PORTS))
         log("databases migrated")
 
     def start_services(self) -> None:
-        for name in SERVICES:
+        for name in PORTS:
             out = open(self.var / "logs" / f"{name}.log", "ab")  # noqa: SIM115
             self.procs[name] = subprocess.Popen(
                 [sys.executable, "-m", f"{name}.entrypoints.cli", "serve"],
@@ -184,10 +207,10 @@ class Supervisor:
 
     async def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
-        pending = set(SERVICES)
+        pending = set(PORTS)
         async with httpx.AsyncClient(timeout=2) as client:
             while pending and time.monotonic() < deadline and not self.stopping.is_set():
-                for name in list(pending):
+                for name in [n for n in pending if n in SERVICES]:
                     if self.procs[name].poll() is not None:
                         raise SystemExit(f"{name} exited; see {self.var / 'logs' / (name + '.log')}")
                     try:
@@ -196,6 +219,15 @@ class Supervisor:
                         if r.status_code == 200 and body["broker"]["status"] == "up" and body["consumer"]["running"]:
                             pending.discard(name)
                     except (httpx.HTTPError, ValueError, KeyError):
+                        pass
+                if CONSOLE in pending:
+                    if self.procs[CONSOLE].poll() is not None:
+                        raise SystemExit(f"console exited; see {self.var / 'logs' / 'console.log'}")
+                    try:
+                        r = await client.get(f"http://127.0.0.1:{self.port(CONSOLE)}/health/ready")
+                        if r.status_code == 200:  # migrated; it needs no broker
+                            pending.discard(CONSOLE)
+                    except httpx.HTTPError:
                         pass
                 await asyncio.sleep(0.2)
         if pending:
@@ -206,7 +238,16 @@ class Supervisor:
         if path.exists():
             return path.read_text().strip()
         result = await asyncio.to_thread(
-            self.cli, "registry", "keys", "issue", "--client", "city-admin", "--scopes", "admin", "--label", "make run"
+            self.cli,
+            "registry",
+            "keys",
+            "issue",
+            "--client",
+            "city-admin",
+            "--scopes",
+            "admin",
+            "--label",
+            "Administrator (make run)",
         )
         if result.returncode != 0:
             raise SystemExit(f"could not issue the admin key:\n{result.stderr}")
@@ -265,6 +306,14 @@ class Supervisor:
 
     def print_urls(self) -> None:
         log("ready:")
+        console = f"http://127.0.0.1:{self.port(CONSOLE)}"
+        print(f"  console        {console}/   (sign in: {console}/masuk)")
+        print(f"    sign in with the development admin key ({self.var / 'admin.key'}), or issue a person's key:")
+        print(
+            f"    .venv/bin/sikader-registry keys issue --client dinkes --scopes {OFFICER_SCOPES}"
+            ' --label "Siti Rahmawati (Dinkes)"'
+        )
+        print("    (add registry:pii to see names and exact points; the label is the name the console shows)")
         for name in SERVICES:
             base = f"http://127.0.0.1:{self.port(name)}"
             print(f"  {name:<14} {base}   docs {base}/docs   events {base}/asyncapi   health {base}/health/ready")
