@@ -106,6 +106,11 @@ def _record_batch(r: R, resp: httpx.Response) -> None:
     r["matrix_batch"] = resp.json()["batch_id"]
 
 
+def _record_import_job(r: R, resp: httpx.Response) -> None:
+    # The first caller's job (every allowed caller queues one): later callers may lack registry:read.
+    r.setdefault("import_job", resp.json()["id"])
+
+
 def _record_result_file(r: R, resp: httpx.Response) -> None:
     references = [line.split(",")[0] for line in resp.text.splitlines()[1:]]
     paid_on = today_wita().isoformat()
@@ -280,6 +285,51 @@ REGISTRY = [
         "audit:read",
         lambda r: Req(f"/audit/posyandu/{r['posyandu']}"),
     ),
+    route(
+        "registry",
+        "GET",
+        "/posyandu.geojson",
+        "registry:read",
+        lambda r: Req("/posyandu.geojson", {"kecamatan": KECAMATAN}),
+    ),
+    route("registry", "GET", "/posyandu/verification-queue", "registry:read"),
+    route(
+        "registry",
+        "POST",
+        "/imports/posyandu",
+        "registry:write",
+        lambda r: Req(
+            "/imports/posyandu",
+            content=f"name,kelurahan_code,posyandu_type\nPosyandu Impor Antri Matriks,{KELURAHAN},lansia\n",
+            headers=CSV,
+        ),
+        ok=(202,),
+        capture=_record_import_job,
+    ),
+    route(
+        "registry",
+        "POST",
+        "/imports/cadres",
+        "registry:write",
+        lambda r: Req(
+            "/imports/cadres",
+            content="nik,name,sex,birth_date,kelurahan_code\n"
+            + ",".join(cadre_body(22, "Kader Impor Antri")[k] for k in ("nik", "name", "sex", "birth_date"))
+            + f",{KELURAHAN}\n",
+            headers=CSV,
+        ),
+        ok=(202,),
+    ),
+    route("registry", "GET", "/imports", "registry:read"),
+    # A job is seen only by the OPD client that queued it: other clients get 404.
+    route(
+        "registry",
+        "GET",
+        "/imports/{job_id}",
+        "registry:read",
+        lambda r: Req(f"/imports/{r['import_job']}"),
+        ok=(200, 404),
+    ),
 ]
 
 CERTIFICATION = [
@@ -357,6 +407,16 @@ CERTIFICATION = [
         ANY_KEY,
         lambda r: Req(f"/certificates/{r['number_of_cadre']}.pdf"),
     ),
+    route("certification", "GET", "/statistics/certified", ANY_KEY),
+    route("certification", "GET", "/statistics/expiring", ANY_KEY),
+    route(
+        "certification",
+        "GET",
+        "/certificates/expiring",
+        ANY_KEY,
+        lambda r: Req("/certificates/expiring", {"within_days": 30}),
+    ),
+    route("certification", "GET", "/trainings", ANY_KEY),
 ]
 
 INCENTIVES = [
@@ -470,6 +530,37 @@ INCENTIVES = [
         "incentives:pay",
         lambda r: Req(f"/periods/{r['period']}/close"),
         ok=(200, 409),  # the second caller: already closed
+    ),
+    # Against the latest earlier calculated period (the matrix's own month, calculated above).
+    route(
+        "incentives",
+        "GET",
+        "/periods/{period}/changes",
+        "incentives:read",
+        lambda r: Req(f"/periods/{r['period']}/changes"),
+        ok=(200, 409),
+    ),
+    route(
+        "incentives",
+        "GET",
+        "/periods/{period}/changes/{kind}",
+        "incentives:read",
+        lambda r: Req(f"/periods/{r['period']}/changes/added"),
+        ok=(200, 409),
+    ),
+    route(
+        "incentives",
+        "GET",
+        "/periods/{period}/decisions/{cadre_id}",
+        "incentives:read",
+        lambda r: Req(f"/periods/{r['period']}/decisions/{r['cadre']}"),
+    ),
+    route(
+        "incentives",
+        "GET",
+        "/periods/{period}/decisions/{cadre_id}/explanation.html",
+        "incentives:read",
+        lambda r: Req(f"/periods/{r['period']}/decisions/{r['cadre']}/explanation.html"),
     ),
 ]
 
