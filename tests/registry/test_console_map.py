@@ -13,8 +13,8 @@ from tests.registry.conftest import Registry
 pytestmark = pytest.mark.integration
 
 KLANDASAN_ILIR = "64.71.06.1002"
-HOUSE = {"name": "Posyandu Melati", "latitude": -1.271234, "longitude": 116.828765}
-BALAI = {"name": "Posyandu Mawar", "latitude": -1.272345, "longitude": 116.829876}
+HOUSE = {"name": "Posyandu Melati", "latitude": -1.271234, "longitude": 116.828765, "address": "Jl. Mawar No. 3"}
+BALAI = {"name": "Posyandu Mawar", "latitude": -1.272345, "longitude": 116.829876, "address": "Balai RT 12"}
 NOWHERE = {"name": "Posyandu Anggrek"}
 FAR = {"name": "Posyandu Kenanga", "latitude": -1.14, "longitude": 117.03}  # Teritip, 14 km away
 
@@ -58,6 +58,9 @@ async def test_the_map_shows_residences_approximately_without_pii_and_counts_the
     # A resident's house: snapped to the grid, the same on every read; a public building: exact.
     assert (one["latitude"], one["longitude"], one["location_precision"]) == (-1.272, 116.828, "approximate")
     assert again == one
+    # The house's street address would give the point away: withheld too, shown with registry:pii.
+    assert one["address"] is None and exact["address"] == "Jl. Mawar No. 3"
+    assert listed["Posyandu Melati"]["address"] is None and listed["Posyandu Mawar"]["address"] == "Balai RT 12"
     assert (exact["latitude"], exact["longitude"], exact["location_precision"]) == (-1.271234, 116.828765, "exact")
     assert listed["Posyandu Melati"]["latitude"] == -1.272
     assert (listed["Posyandu Mawar"]["latitude"], listed["Posyandu Mawar"]["location_precision"]) == (

@@ -20,7 +20,7 @@ from pydantic import (
 
 from registry.adapters.tables import CadreRow, PosyanduRow
 from registry.domain.identity import mask_account, mask_email, mask_name, mask_nik, mask_phone, mask_text
-from registry.domain.location import shown_location
+from registry.domain.location import is_private_venue, shown_location
 from sikader_shared.clock import utc
 
 PII_FIELDS = ("nik", "phone", "email", "address", "payment")
@@ -127,7 +127,10 @@ class PosyanduPublic(BaseModel):
     kelurahan_code: str
     kecamatan_code: str
     posyandu_type: str
-    address: str | None
+    address: str | None = Field(
+        description="Withheld (null) where the point is withheld (a resident's house, or not assessed yet) "
+        "unless the key has registry:pii: the street address would give away the house"
+    )
     rt: str | None
     rw: str | None
     latitude: float | None = Field(description=_SHOWN_POINT)
@@ -195,11 +198,11 @@ class PosyanduPublic(BaseModel):
         """A row's columns with the point the caller may see (approximate by default)."""
         if not isinstance(data, PosyanduRow):
             return data
-        shown = shown_location(
-            data.latitude, data.longitude, data.facility_status, (info.context or {}).get("exact_location", False)
-        )
+        exact = bool((info.context or {}).get("exact_location", False))
+        shown = shown_location(data.latitude, data.longitude, data.facility_status, exact)
         return {
             **data.model_dump(),
+            "address": data.address if exact or not is_private_venue(data.facility_status) else None,
             "latitude": shown.latitude,
             "longitude": shown.longitude,
             "location_precision": shown.precision,
