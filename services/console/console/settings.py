@@ -25,7 +25,5 @@ class ConsoleSettings(ServiceSettings):
     # Map tiles, the only thing a page loads from elsewhere; empty = plain background.
     tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     tile_attribution: str = "&copy; OpenStreetMap contributors"
-    # A kelurahan whose incentive per cadre is below this share of the city median is flagged.
-    fairness_threshold: float = 0.5
     # Seconds to wait for a service's answer.
     service_timeout_s: float = 15.0

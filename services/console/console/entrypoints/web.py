@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 
 from console.adapters.services import ServiceClient
 from console.config import ConsoleConfig, get_config
+from console.domain.incentives import rupiah
 from console.domain.sessions import Visitor
 from console.domain.texts import LANGUAGES, text
 from console.handlers import sessions
@@ -24,6 +25,7 @@ LANG_COOKIE = "sikader_lang"
 SIGNIN_CSRF_COOKIE = "sikader_signin_csrf"
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
 TEMPLATES.env.filters["zip"] = lambda a, b: list(zip(a, b, strict=False))
+TEMPLATES.env.globals["rupiah"] = rupiah
 
 
 class NotSignedIn(Exception):
