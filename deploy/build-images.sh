@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the service images from deploy/Dockerfile (context: the repository root).
 #
-#   deploy/build-images.sh                      # all four: localhost/sikader-<name>:latest
+#   deploy/build-images.sh                      # all five: localhost/sikader-<name>:latest
 #   deploy/build-images.sh registry incentives  # only these
 #
 # Env:
@@ -21,7 +21,7 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
-ALL_SERVICES=(registry certification incentives notifications)
+ALL_SERVICES=(registry certification incentives notifications console)
 TAG="${TAG:-latest}"
 IMAGE_PREFIX="${IMAGE_PREFIX:-localhost/sikader-}"
 LOG_DIR="${LOG_DIR:-$REPO/var/build-logs}"
@@ -44,8 +44,8 @@ services=()
 for arg in "$@"; do
   case "$arg" in
     -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
-    registry|certification|incentives|notifications) services+=("$arg") ;;
-    *) echo "build-images.sh: unknown service: $arg (registry|certification|incentives|notifications)" >&2; exit 2 ;;
+    registry|certification|incentives|notifications|console) services+=("$arg") ;;
+    *) echo "build-images.sh: unknown service: $arg (registry|certification|incentives|notifications|console)" >&2; exit 2 ;;
   esac
 done
 [[ ${#services[@]} -gt 0 ]] || services=("${ALL_SERVICES[@]}")

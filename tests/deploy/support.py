@@ -22,7 +22,9 @@ CLUSTER = ROOT / "deploy" / "compose.cluster.yml"
 LOCAL = ROOT / "deploy" / "compose.local-images.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 TOPICS_JSON = ROOT / "deploy" / "kafka" / "topics.json"
-SERVICES = ("registry", "certification", "incentives", "notifications")
+SERVICES = ("registry", "certification", "incentives", "notifications")  # the broker's services
+CONSOLE = "console"  # web pages over the services' APIs: no broker, its own database
+APPS = (*SERVICES, CONSOLE)  # every image built from deploy/Dockerfile that serves HTTP
 ONE_SHOT = {"topics"}  # jobs: run once, exit 0; everything else is long-running
 
 # The values docker compose refuses to start without (`${VAR:?...}` in docker-compose.yml).
@@ -32,6 +34,8 @@ REQUIRED_SECRETS = (
     "SIKADER_CERTIFICATION_DB_PASSWORD",
     "SIKADER_INCENTIVES_DB_PASSWORD",
     "SIKADER_NOTIFICATIONS_DB_PASSWORD",
+    "SIKADER_CONSOLE_DB_PASSWORD",
+    "SIKADER_CONSOLE_SESSION_KEY",
     "SIKADER_CONTACT_KEY",
     "SIKADER_PAYMENT_KEY",
     "SIKADER_REGISTRY_NIK_PEPPER",
@@ -97,9 +101,16 @@ def settings_class(service: str) -> type:
     return classes[0]
 
 
+# The console inherits the service settings, but reads only these of them (no broker, no
+# outbox, no consumer): the rest would be settings documented for nothing.
+CONSOLE_INHERITED = ("http_host", "http_port", "database_url", "var_dir", "log_level", "log_json")
+
+
 def settings_env(service: str) -> dict[str, Any]:
     """Environment variable -> default, for every setting the service reads."""
     from pydantic import AliasChoices
+
+    from sikader_shared.settings import ServiceSettings
 
     cls = settings_class(service)
     prefix = cls.model_config.get("env_prefix", "")
@@ -107,6 +118,8 @@ def settings_env(service: str) -> dict[str, Any]:
     for name, field in cls.model_fields.items():
         if name == "service_name":
             continue  # fixed per service, not a setting
+        if service == CONSOLE and name in ServiceSettings.model_fields and name not in CONSOLE_INHERITED:
+            continue
         alias = field.validation_alias
         if isinstance(alias, AliasChoices):
             env = [c for c in alias.choices if isinstance(c, str) and c.isupper()]

@@ -51,7 +51,18 @@ from typing import Any
 import pytest
 
 from sikader_shared.local_kafka import kafka_version
-from tests.deploy.support import COMPOSE, LOCAL, ROOT, SERVICES, clean_env, compose_cli, filled_env_file, make_nik
+from tests.deploy.support import (
+    APPS,
+    COMPOSE,
+    CONSOLE,
+    LOCAL,
+    ROOT,
+    SERVICES,
+    clean_env,
+    compose_cli,
+    filled_env_file,
+    make_nik,
+)
 
 pytestmark = [pytest.mark.compose, pytest.mark.timeout(1800)]
 
@@ -62,7 +73,7 @@ LOCAL_IMAGES = (
     "localhost/debian-python:bookworm",
     "localhost/sikader-postgres:15",
 )
-LONG_RUNNING = ("kafka", "postgres", "mailcatcher", *SERVICES)
+LONG_RUNNING = ("kafka", "postgres", "mailcatcher", *SERVICES, CONSOLE)
 READY_TIMEOUT_S = 300
 STORY_WAIT_S = 180  # generous: events cross the broker, the machine may be loaded
 TIMINGS: dict[str, float] = {}
@@ -161,7 +172,7 @@ def _build_images(engine: Engine, log_dir: Path) -> None:
 
     mode = os.environ.get("SIKADER_COMPOSE_BUILD", "auto")
     stale = []
-    for service in SERVICES:
+    for service in APPS:
         created = _image_created(engine.podman, f"{IMAGE_PREFIX}{service}:latest")
         if mode == "always" or created is None or (mode == "auto" and created < _newest_source(service)):
             stale.append(service)
@@ -355,6 +366,10 @@ def _wait_ready(stack: Stack, deadline_s: float = READY_TIMEOUT_S) -> float:
             last[service] = (status, body)
             if status != 200 or not isinstance(body, dict) or body.get("broker", {}).get("status") != "up":
                 pending.append(service)
+        status, body = _get(stack.url(CONSOLE, "/health/ready"))  # no broker: migrated is ready
+        last[CONSOLE] = (status, body)
+        if status != 200:
+            pending.append(CONSOLE)
         if not pending:
             healths = _healths(stack)
             health = {s: healths.get(s, "missing") for s in stack.long_running}
@@ -538,7 +553,7 @@ def up_stack(
     workdir = tmp_path_factory.mktemp(name)
     _build_images(engine, workdir / "build-logs")
 
-    ports = {name: _free_port() for name in (*SERVICES, "mailcatcher", "kafka", "kafka-2", "kafka-3")}
+    ports = {name: _free_port() for name in (*APPS, "mailcatcher", "kafka", "kafka-2", "kafka-3")}
     project = os.environ.get("SIKADER_COMPOSE_PROJECT") or f"sikader-test-{os.getpid()}"
     extra = {
         "COMPOSE_PROJECT_NAME": project,
@@ -551,8 +566,10 @@ def up_stack(
         "SIKADER_PAYMENT_KEY": new_key(),
         "POSTGRES_PASSWORD": secrets.token_hex(16),
         "SIKADER_REGISTRY_NIK_PEPPER": secrets.token_hex(16),
-        **{f"SIKADER_{s.upper()}_HOST_PORT": str(ports[s]) for s in SERVICES},
-        **{f"SIKADER_{s.upper()}_DB_PASSWORD": secrets.token_hex(16) for s in SERVICES},
+        **{f"SIKADER_{s.upper()}_HOST_PORT": str(ports[s]) for s in APPS},
+        **{f"SIKADER_{s.upper()}_DB_PASSWORD": secrets.token_hex(16) for s in APPS},
+        "SIKADER_CONSOLE_SESSION_KEY": new_key(),
+        "SIKADER_CONSOLE_SECURE_COOKIES": "false",  # plain http to 127.0.0.1 here
         "KAFKA_EXTERNAL_PORT_2": str(ports["kafka-2"]),
         "KAFKA_EXTERNAL_PORT_3": str(ports["kafka-3"]),
         **(settings or {}),
@@ -625,6 +642,30 @@ def test_stack_is_healthy_and_a_key_issued_with_the_cli_works_everywhere(stack: 
     TIMINGS["key_issue_s"] = round(time.monotonic() - start, 1)
     TIMINGS["key_accepted_everywhere_s"] = round(_key_accepted_everywhere(stack, issued), 1)
     stack.state["key"] = issued
+
+
+def test_the_console_answers_and_a_key_signs_in(stack: Stack) -> None:
+    """The console through compose: ready (its database migrated), the sign-in page served, and
+    the key issued with the registry's CLI signs in and opens the map, which the console builds
+    from the services' APIs over its network."""
+    import re
+
+    import httpx
+
+    status, body = _get(stack.url(CONSOLE, "/health/ready"))
+    assert status == 200, body
+    issued = stack.state.get("key") or _issue_key(stack, "compose-console")
+    _key_accepted_everywhere(stack, issued)
+    with httpx.Client(base_url=stack.url(CONSOLE, ""), follow_redirects=False, timeout=30) as client:
+        page = client.get("/masuk")
+        assert page.status_code == 200 and 'id="api-key"' in page.text, page.text[:500]
+        assert "script-src 'self'" in page.headers.get("content-security-policy", ""), page.headers
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token, page.text[:500]
+        signed = client.post("/masuk", data={"api_key": issued["key"], "csrf_token": token.group(1)})
+        assert signed.status_code == 303 and signed.headers["location"].endswith("/peta"), signed.text[:500]
+        peta = client.get("/peta")
+        assert peta.status_code == 200 and 'id="map"' in peta.text, peta.text[:500]
 
 
 def test_smoke_story_verify_a_posyandu_register_and_certify_a_cadre_then_eligible(stack: Stack) -> None:

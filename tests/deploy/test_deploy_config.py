@@ -17,8 +17,10 @@ import pytest
 from sikader_shared import topics as catalogue
 from sikader_shared.topics_job import ConfigError, build_plan, load_config_file
 from tests.deploy.support import (
+    APPS,
     CLUSTER,
     COMPOSE,
+    CONSOLE,
     ENV_EXAMPLE,
     LOCAL,
     ONE_SHOT,
@@ -140,6 +142,12 @@ def test_dependencies_start_in_order() -> None:
         }, name
         # above the services' graceful shutdown (uvicorn 10 s + background tasks 10 s)
         assert _seconds(services[name]["stop_grace_period"]) >= 30, name
+    # the console: once PostgreSQL and the four services are healthy (it calls them per page)
+    assert services[CONSOLE]["depends_on"] == {
+        "postgres": {"condition": "service_healthy"},
+        **{name: {"condition": "service_healthy"} for name in SERVICES},
+    }
+    assert _seconds(services[CONSOLE]["stop_grace_period"]) >= 30
     cluster = _services(CLUSTER)
     assert cluster["topics"]["depends_on"] == {
         "kafka-2": {"condition": "service_healthy"},
@@ -149,7 +157,7 @@ def test_dependencies_start_in_order() -> None:
 
 def test_services_are_built_from_this_repository() -> None:
     services = _services(COMPOSE)
-    for name in (*SERVICES, "topics"):
+    for name in (*APPS, "topics"):
         build = services[name]["build"]
         assert build["context"] == "." and build["dockerfile"] == "deploy/Dockerfile", name
         assert build["args"]["SERVICE"] == ("registry" if name == "topics" else name)
@@ -201,6 +209,26 @@ def test_the_local_override_swaps_only_two_images() -> None:
         assert base[name]["environment"]["SIKADER_PRODUCER_IDEMPOTENCE"].endswith(":-true}")
         for var in ("KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"):
             assert var in base[name]["environment"], f"{name}: {var} not passed"
+
+
+def test_the_services_trust_the_console_as_a_proxy_and_nothing_else() -> None:
+    """The console forwards each person's address (X-Forwarded-For); the services believe it only
+    from the console's fixed address on its own network, never from the published ports' side."""
+    services = _services(COMPOSE)
+    console_net = services[CONSOLE]["networks"]
+    assert list(console_net) == ["console"], "the console shares only its own network with the services"
+    address = interpolations(COMPOSE)["SIKADER_CONSOLE_ADDRESS"][0][1]
+    subnet = interpolations(COMPOSE)["SIKADER_CONSOLE_SUBNET"][0][1]
+    import ipaddress
+
+    assert ipaddress.ip_address(address) in ipaddress.ip_network(subnet)
+    for name in SERVICES:
+        assert "console" in services[name]["networks"], name
+        trusted = services[name]["environment"]["SIKADER_TRUSTED_PROXIES"]
+        assert trusted == f"${{SIKADER_TRUSTED_PROXIES:-{address}/32}}", trusted
+        assert services[CONSOLE]["environment"][f"SIKADER_CONSOLE_{name.upper()}_URL"].startswith(f"http://{name}:")
+    assert "console" in services["postgres"]["networks"]
+    assert services[CONSOLE]["environment"]["SIKADER_CONSOLE_SECURE_COOKIES"].endswith(":-true}")
 
 
 # -- secrets ------------------------------------------------------------------------------------
@@ -309,7 +337,7 @@ def test_every_setting_the_services_read_is_set_in_compose_or_documented() -> No
     documented = env_example()
     image_env = dockerfile_env()
     problems = []
-    for service in SERVICES:
+    for service in APPS:
         routed = set((services[service].get("environment") or {}).keys())
         for name in settings_env(service):
             if name not in routed and name not in documented and name not in image_env:
@@ -347,9 +375,9 @@ def test_documented_defaults_match_the_code_and_the_compose_file() -> None:
     for path in (COMPOSE, CLUSTER):
         for k, v in interpolations(path).items():
             interp.setdefault(k, []).extend(v)
-    routed = {k for s in SERVICES for k in (_services(COMPOSE)[s].get("environment") or {})}
+    routed = {k for s in APPS for k in (_services(COMPOSE)[s].get("environment") or {})}
     problems = []
-    for service in SERVICES:
+    for service in APPS:
         for name, default in settings_env(service).items():
             if name in routed or name not in documented or documented[name][0]:
                 continue
@@ -414,7 +442,7 @@ def test_dockerfile_copy_sources_exist_and_reach_the_build_context() -> None:
     ]
     sources = _copy_sources(ROOT / "deploy" / "Dockerfile")
     assert sources, "no COPY found in deploy/Dockerfile"
-    for service in SERVICES:
+    for service in APPS:
         for src in sources:
             rel = src.replace("${SERVICE}", service)
             assert (ROOT / rel).exists(), f"deploy/Dockerfile: COPY {rel} does not exist"
@@ -439,7 +467,7 @@ def test_files_the_compose_file_mounts_exist() -> None:
     assert (ROOT / "deploy" / "kafka" / "tls").is_dir()
     assert (ROOT / "deploy" / "docker-entrypoint.sh").is_file()
     text = scripts[0].read_text(encoding="utf-8")
-    for service in SERVICES:
+    for service in APPS:
         assert f"SIKADER_{service.upper()}_DB_PASSWORD" in text or "SIKADER_${service^^}_DB_PASSWORD" in text
         url = _services(COMPOSE)[service]["environment"][f"SIKADER_{service.upper()}_DATABASE_URL"]
         assert url.startswith(f"postgresql://sikader_{service}:${{SIKADER_{service.upper()}_DB_PASSWORD")

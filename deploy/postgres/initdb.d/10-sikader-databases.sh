@@ -1,5 +1,5 @@
 #!/bin/bash
-# PostgreSQL init script: one role and one database per sikader service.
+# PostgreSQL init script: one role and one database per sikader service (and the console's).
 #
 # Runs once, on the first start of an empty data volume (the official postgres image's
 # /docker-entrypoint-initdb.d convention; the local stand-in image built by
@@ -7,15 +7,16 @@
 # mounts this directory there and passes the passwords in the environment:
 #
 #   SIKADER_REGISTRY_DB_PASSWORD, SIKADER_CERTIFICATION_DB_PASSWORD,
-#   SIKADER_INCENTIVES_DB_PASSWORD, SIKADER_NOTIFICATIONS_DB_PASSWORD
+#   SIKADER_INCENTIVES_DB_PASSWORD, SIKADER_NOTIFICATIONS_DB_PASSWORD, SIKADER_CONSOLE_DB_PASSWORD
 #
 # Each service gets role sikader_<service> (LOGIN, no other privilege) owning database
 # sikader_<service>; PUBLIC loses CONNECT on it, so a service cannot open another's database.
-# Safe to run again by hand (existing roles get their password reset, nothing is dropped):
+# Safe to run again by hand (existing roles get their password reset, nothing is dropped), e.g.
+# to add the console's database to a volume created before the console existed:
 #   docker compose exec postgres bash /docker-entrypoint-initdb.d/10-sikader-databases.sh
 set -euo pipefail
 
-SERVICES=(registry certification incentives notifications)
+SERVICES=(registry certification incentives notifications console)
 
 for service in "${SERVICES[@]}"; do
   var="SIKADER_${service^^}_DB_PASSWORD"
