@@ -2,6 +2,14 @@
 
 from fastapi import APIRouter
 
-from console.entrypoints.routes import auth, insentif, kader, peta, platform, verifikasi
+from console.entrypoints.routes import auth, insentif, kader, peta, platform, siaran, verifikasi
 
-ROUTERS: list[APIRouter] = [auth.router, peta.router, verifikasi.router, kader.router, insentif.router, platform.router]
+ROUTERS: list[APIRouter] = [
+    auth.router,
+    peta.router,
+    verifikasi.router,
+    kader.router,
+    insentif.router,
+    siaran.router,
+    platform.router,
+]
