@@ -171,7 +171,9 @@ async def stack_console(
         ("incentives", incentives, IncentivesSettings),
         ("notifications", notifications, NotificationsSettings),
     ):
-        services[name] = await run_service(make(settings_for(cls, broker, databases(name))))
+        # no quiet hours: a test at 21:00-07:00 WITA would hold every SMS and WhatsApp message
+        extra = {"quiet_hours_start": "00:00", "quiet_hours_end": "00:00"} if name == "notifications" else {}
+        services[name] = await run_service(make(settings_for(cls, broker, databases(name), **extra)))
     keys = await issue_people(services["registry"])
     for key in keys.values():
         await known_everywhere(services, key)

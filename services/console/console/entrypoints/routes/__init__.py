@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from console.entrypoints.routes import auth, insentif, kader, peta, platform, siaran, verifikasi
+from console.entrypoints.routes import auth, insentif, kader, peta, platform, sertifikasi, siaran, verifikasi
 
 ROUTERS: list[APIRouter] = [
     auth.router,
@@ -11,5 +11,6 @@ ROUTERS: list[APIRouter] = [
     kader.router,
     insentif.router,
     siaran.router,
+    sertifikasi.router,
     platform.router,
 ]

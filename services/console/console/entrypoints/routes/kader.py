@@ -99,4 +99,7 @@ async def cadre(request: Request, cadre_id: RecordId, current: SignedIn, client:
     lang = language(request)
     page = await cadres.cadre_page(client, current.caller, cadre_id, period, lang)
     why = reasons(page.eligibility.data, lang) if isinstance(page.eligibility.data, dict) else []
-    return render(request, "kader_detail.html", {"page": page, "period": period, "reasons": why})
+    can_revoke = current.visitor.can("certification:revoke")
+    return render(
+        request, "kader_detail.html", {"page": page, "period": period, "reasons": why, "can_revoke": can_revoke}
+    )
