@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 log = logging.getLogger(__name__)
+RETRIED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.ConnectError)
 
 
 class SignedOut(Exception):
@@ -87,18 +88,20 @@ class ServiceClient:
         if method in ("POST", "PATCH", "PUT") and "Idempotency-Key" not in extra:
             extra["Idempotency-Key"] = str(uuid.uuid4())
         clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
-        try:
-            r = await self._http.request(
-                method,
-                self.urls[service] + path,
-                params=clean,
-                json=json,
-                content=content,
-                headers=self._headers(caller, extra),
-            )
-        except httpx.HTTPError as exc:
-            log.warning("service unreachable", extra={"service": service, "error": type(exc).__name__})
-            raise ServiceUnreachable(service) from exc
+        url, headers = self.urls[service] + path, self._headers(caller, extra)
+        for attempt in (1, 2):
+            try:
+                r = await self._http.request(method, url, params=clean, json=json, content=content, headers=headers)
+                break
+            except RETRIED as exc:
+                # A kept-alive connection the service closed as it was reused: once more on a
+                # new one (a write carries the same Idempotency-Key, so it is applied once).
+                if attempt == 2:
+                    log.warning("service unreachable", extra={"service": service, "error": type(exc).__name__})
+                    raise ServiceUnreachable(service) from exc
+            except httpx.HTTPError as exc:
+                log.warning("service unreachable", extra={"service": service, "error": type(exc).__name__})
+                raise ServiceUnreachable(service) from exc
         if r.status_code == 401:
             raise SignedOut()
         body: Any = None

@@ -19,6 +19,7 @@ class QueuePage:
     total: int
     next_cursor: str | None
     by_verification: dict[str, int]
+    kelurahan_names: dict[str, str]
 
 
 def next_cursor(link: str | None) -> str | None:
@@ -33,9 +34,10 @@ def next_cursor(link: str | None) -> str | None:
 
 
 async def queue(client: ServiceClient, caller: Caller, cursor: str | None, lang: str) -> QueuePage:
-    answer, stats = await asyncio.gather(
+    answer, stats, kelurahan = await asyncio.gather(
         client.get(caller, "registry", "/posyandu/verification-queue", limit=PAGE_SIZE, cursor=cursor),
         client.get(caller, "registry", "/statistics/mapping"),
+        client.get(caller, "registry", "/wilayah/kelurahan"),
     )
     body = body_of(answer)
     items = items_of(body)
@@ -43,7 +45,8 @@ async def queue(client: ServiceClient, caller: Caller, cursor: str | None, lang:
     cards = [queue_card(item, past, lang) for item, past in zip(items, histories, strict=True)]
     by_verification = body_of(stats).get("by_verification_status", {})
     total = int(body.get("total", len(items))) if isinstance(body, dict) else len(items)
-    return QueuePage(cards, total, next_cursor(answer.headers.get("link")), by_verification)
+    names = {k["code"]: k["name"] for k in items_of(kelurahan.body)} if kelurahan.ok else {}
+    return QueuePage(cards, total, next_cursor(answer.headers.get("link")), by_verification, names)
 
 
 async def history(client: ServiceClient, caller: Caller, posyandu_id: str) -> list[dict[str, Any]]:

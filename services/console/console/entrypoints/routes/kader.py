@@ -46,7 +46,9 @@ async def search(
                "status": status or ""}  # fmt: skip
     page = await cadres.search(client, current.caller, filters, cursor)
     query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
-    return render(request, "kader.html", {"page": page, "filters": filters, "filter_query": query})
+    names = {k["code"]: k["name"] for k in page.kelurahan}
+    context = {"page": page, "filters": filters, "filter_query": query, "kelurahan_names": names}
+    return render(request, "kader.html", context)
 
 
 @router.get("/kader/impor", response_class=HTMLResponse)

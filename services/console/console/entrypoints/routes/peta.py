@@ -59,7 +59,8 @@ async def peta(
         "status_options": [(s, tr(request, f"st_{s}")) for s in POSYANDU_STATUSES],
         "facility_colours": FACILITY_COLOURS,
         "verification_rings": VERIFICATION_RINGS,
-        "labels_json": json.dumps(page.labels),
+        "labels_json": json.dumps(page.labels).replace("<", "\\u003c"),  # inside a script element
+        "kelurahan_names": {k["code"]: k["name"] for k in page.kelurahan},
         "tile_url": config.settings.tile_url,
         "tile_attribution": config.settings.tile_attribution,
     }
