@@ -42,6 +42,11 @@
     line.textContent = [p.kelurahan_name, p.posyandu_type, p.facility_status, p.verification_status]
       .filter(Boolean).join(" · ");
     box.appendChild(line);
+    if (p.location_precision === "approximate") {
+      var approx = document.createElement("div");
+      approx.textContent = el.getAttribute("data-approximate");
+      box.appendChild(approx);
+    }
     var link = document.createElement("a");
     link.href = "/peta/posyandu/" + encodeURIComponent(p.id);
     link.textContent = el.getAttribute("data-open");
