@@ -7,7 +7,7 @@ granted to another; a broadcast composed, previewed, sent and followed to its en
 certification's page. Each page passes axe-core and leaves a screenshot in var/screenshots/.
 
 Elements used (the console's DOM contract and the page ids):
-- Peta: #map[data-state=ready] once drawn, .posyandu-marker, #marker-count,
+- Peta: #map[data-state=ready] once drawn, .posyandu-marker (focusable; Enter opens its popup), #marker-count,
   #without-coordinates-count, .kecamatan-label, #f-kecamatan_code, #apply-filters, a[data-lang].
 - Verifikasi: #queue-total, #count-VERIFIED, article[data-testid=queue-item][data-posyandu-id],
   #verify-<id>, #flash.
@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
@@ -61,6 +62,10 @@ def test_the_map_draws_every_posyandu_the_registry_has(console_stack: ConsoleSta
     assert _map_ready(browser) == len(everything["features"]) > 0
     assert int(_text(browser, "#without-coordinates-count")) == everything["without_coordinates"]
     assert len(browser.find_elements(By.CSS_SELECTOR, ".kecamatan-label")) >= 6  # names on the plain background
+    marker = browser.find_elements(By.CSS_SELECTOR, ".posyandu-marker")[0]
+    browser.execute_script("arguments[0].focus()", marker)  # as Tab would: markers are in the tab order
+    ActionChains(browser).send_keys(Keys.ENTER).perform()
+    assert wait_for(browser, ".leaflet-popup a").get_attribute("href")
     assert_accessible(browser)
     screenshot(browser, "peta-semua")
 

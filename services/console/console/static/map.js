@@ -53,6 +53,17 @@
     box.appendChild(link);
     return box;
   }
+  // A marker is reachable with Tab and opens its popup with Enter or Space.
+  function keyboard(marker, name) {
+    var path = marker.getElement && marker.getElement();
+    if (!path) { return; }
+    path.setAttribute("tabindex", "0");
+    path.setAttribute("role", "button");
+    path.setAttribute("aria-label", name);
+    path.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" || e.key === " ") { marker.openPopup(); e.preventDefault(); }
+    });
+  }
   fetch(el.getAttribute("data-geojson"), { credentials: "same-origin", headers: { Accept: "application/geo+json" } })
     .then(function (r) { if (!r.ok) { throw new Error(String(r.status)); } return r.json(); })
     .then(function (fc) {
@@ -63,10 +74,11 @@
         if (!drawable(f)) { skipped += 1; return; }
         var c = f.geometry.coordinates;
         var p = f.properties || {};
-        L.circleMarker([c[1], c[0]], {
+        var marker = L.circleMarker([c[1], c[0]], {
           radius: 7, weight: 3, fillOpacity: 0.9, fillColor: p.fill || "#999999", color: p.ring || "#ffffff",
           className: "posyandu-marker"
         }).bindPopup(popup(p)).addTo(map);
+        keyboard(marker, p.name || "");
         points.push([c[1], c[0]]);
         drawn += 1;
       });
