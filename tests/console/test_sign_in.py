@@ -116,3 +116,17 @@ async def test_whoami_names_the_person_of_the_key(registry_console: Any) -> None
     async with svc.client(registry_console.keys["calculator"]) as c:
         body = (await c.get("/auth/whoami")).json()
     assert body["label"] == "Rina Wulandari (Dinkes)" and body["client_id"] == "dinkes"
+
+
+async def test_the_key_never_reaches_a_log_line(registry_console: Any, make_console: Any, capfd: Any) -> None:
+    url = registry_console.services["registry"].url
+    registry_console.app = make_console({"registry": url}, log_json=True)  # logging set up inside the capture
+    key = registry_console.keys["officer"]
+    async with registry_console.signed_in("officer") as b:
+        await b.get("/peta")
+        await b.get("/peta/posyandu.geojson")
+    async with registry_console.browser() as b:
+        await sign_in(b, "sk_wrong_" + key[-20:])
+    out, err = capfd.readouterr()
+    assert '"route": "/masuk"' in out  # the console's request log was captured
+    assert key not in out + err and key[-20:] not in out + err
