@@ -95,3 +95,19 @@ async def test_exports_hold_the_posyandu_and_the_statistics(registry_console: An
         last = list(book["Statistik kelurahan"].iter_rows(values_only=True))[-1]
         assert last[1] == "TOTAL" and last[2] == 1
         assert (await b.get("/peta/export.pdf")).status_code == 404
+
+
+async def test_filters_by_facility_and_verification(registry_console: Any) -> None:
+    await _posyandu(registry_console, "Posyandu Melati", latitude=-1.2675, longitude=116.8289)
+    async with registry_console.signed_in("officer") as b:
+        page = await b.get("/peta?verification_status=PENDING&facility_status=not_assessed")
+        assert page.status_code == 200 and '<option value="PENDING" selected>' in page.text
+        assert 'data-geojson="/peta/posyandu.geojson?verification_status=PENDING&amp;facility_status=not_assessed"' in (
+            page.text
+        )
+        assert len((await b.get("/peta/posyandu.geojson?verification_status=PENDING")).json()["features"]) == 1
+        assert (await b.get("/peta/posyandu.geojson?verification_status=VERIFIED")).json()["features"] == []
+        rows = (await b.get("/peta/export.csv?verification_status=VERIFIED")).content.decode("utf-8-sig").splitlines()
+        assert len(rows) == 1
+        bad = await b.get("/peta?kecamatan_code=%3Cscript%3E")
+        assert bad.status_code == 422

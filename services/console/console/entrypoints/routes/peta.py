@@ -57,6 +57,8 @@ async def peta(
         "query": query,
         "types": POSYANDU_TYPES,
         "status_options": [(s, tr(request, f"st_{s}")) for s in POSYANDU_STATUSES],
+        "facility_options": [(s, tr(request, f"fs_{s}")) for s in FACILITY_COLOURS],
+        "verification_options": [(s, tr(request, f"vs_{s}")) for s in VERIFICATION_RINGS],
         "facility_colours": FACILITY_COLOURS,
         "verification_rings": VERIFICATION_RINGS,
         "labels_json": json.dumps(page.labels).replace("<", "\\u003c"),  # inside a script element
@@ -103,13 +105,16 @@ async def export(
     kelurahan_code: Code = None,
     posyandu_type: Code = None,
     status: Code = None,
+    verification_status: Code = None,
+    facility_status: Code = None,
 ) -> Response:
     """The Posyandu on the map (the same filters) as CSV, or XLSX with the statistics too."""
     if kind not in ("csv", "xlsx"):
         return Response(status_code=404)
     filters = _filters(
-        kecamatan_code=kecamatan_code, kelurahan_code=kelurahan_code, posyandu_type=posyandu_type, status=status
-    )
+        kecamatan_code=kecamatan_code, kelurahan_code=kelurahan_code, posyandu_type=posyandu_type,
+        status=status, verification_status=verification_status, facility_status=facility_status,
+    )  # fmt: skip
     data = await mapping.points(client, current.caller, filters)
     rows = export_rows(data.features)
     if kind == "csv":
