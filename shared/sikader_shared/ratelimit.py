@@ -6,12 +6,15 @@ continuously, so no window boundary lets a burst of twice the limit through): N 
 allow N times the limit, which is the point at which a shared store (Redis) would be worth
 its operation. Behind a reverse proxy the client address is taken from `X-Forwarded-For`, but
 only when the connection comes from an address in the trusted-proxy setting (otherwise any
-client could choose its own address). Over the limit: 429 with `Retry-After`."""
+client could choose its own address). A trusted proxy may also be named by host name (for
+example `console` in docker-compose, whose addresses the engine assigns): resolved when needed,
+at most every 30 s. Over the limit: 429 with `Retry-After`."""
 
 from __future__ import annotations
 
 import ipaddress
 import math
+import socket
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -21,14 +24,30 @@ from typing import Any
 from fastapi import HTTPException, Request
 
 MAX_TRACKED = 50_000  # addresses remembered per bucket (oldest forgotten first)
+HOST_TTL_S = 30.0  # how long a trusted proxy's resolved addresses are believed
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def _networks(spec: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    out = []
+def _split(spec: str) -> tuple[list[Network], list[str]]:
+    """Networks (IPs or CIDRs) and host names of the trusted-proxy setting."""
+    networks: list[Network] = []
+    hosts: list[str] = []
     for item in (s.strip() for s in spec.split(",")):
-        if item:
-            out.append(ipaddress.ip_network(item, strict=False))
-    return out
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            hosts.append(item)
+    return networks, hosts
+
+
+def _resolve(host: str) -> set[str]:
+    try:
+        return {str(info[4][0]) for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)}
+    except OSError:
+        return set()  # not resolvable now (the proxy is down): trusted again once it resolves
 
 
 @dataclass
@@ -41,11 +60,13 @@ class RateLimiter:
     _buckets: dict[str, OrderedDict[str, tuple[float, float]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._trusted = _networks(self.trusted_proxies)
+        self._trusted, self._hosts = _split(self.trusted_proxies)
+        self._host_addresses: set[str] = set()
+        self._resolved_at = -math.inf
 
     def client_address(self, request: Request) -> str:
         peer = request.client.host if request.client else "unknown"
-        if not self._trusted or not self._is_trusted(peer):
+        if not (self._trusted or self._hosts) or not self._is_trusted(peer):
             return peer
         forwarded = [a.strip() for a in request.headers.get("x-forwarded-for", "").split(",") if a.strip()]
         # The right-most address not added by a trusted proxy is the client.
@@ -59,7 +80,18 @@ class RateLimiter:
             ip = ipaddress.ip_address(address)
         except ValueError:
             return False
-        return any(ip in net for net in self._trusted)
+        if any(ip in net for net in self._trusted):
+            return True
+        return bool(self._hosts) and str(ip) in self._proxy_host_addresses()
+
+    def _proxy_host_addresses(self) -> set[str]:
+        # Blocking resolution, but rare (every HOST_TTL_S at most) and only on the rate-limited
+        # paths (public routes, failed authentication).
+        now = self.clock()
+        if now - self._resolved_at >= HOST_TTL_S:
+            self._host_addresses = set().union(*(_resolve(h) for h in self._hosts))
+            self._resolved_at = now
+        return self._host_addresses
 
     def _take(self, bucket: str, address: str, limit: int, consume: bool) -> float:
         """0 when a request may go (taking a token if `consume`), else the seconds to wait."""

@@ -87,8 +87,8 @@ class ServiceSettings(BaseSettings):
 
     # Per client address and replica, per minute: routes anyone may call (certificate
     # verification, unsubscribe pages) and requests with a bad or revoked key; 0 switches a limit
-    # off. Behind a reverse proxy, list its addresses (IPs or CIDRs) in trusted_proxies so that
-    # X-Forwarded-For names the client.
+    # off. Behind a reverse proxy, list its addresses (IPs, CIDRs or host names) in trusted_proxies
+    # so that X-Forwarded-For names the client.
     rate_limit_public_per_minute: int = Field(
         60, validation_alias=_env("rate_limit_public_per_minute", "SIKADER_RATE_LIMIT_PUBLIC_PER_MINUTE")
     )

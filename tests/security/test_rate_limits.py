@@ -61,3 +61,20 @@ async def test_behind_a_trusted_proxy_each_client_has_its_own_limit(broker, data
         two = {"X-Forwarded-For": "198.51.100.9, 203.0.113.8"}  # the right-most untrusted address counts
         assert [(await client.get("/unsubscribe/x", headers=one)).status_code for _ in range(3)] == [404, 404, 429]
         assert [(await client.get("/unsubscribe/x", headers=two)).status_code for _ in range(2)] == [404, 404]
+
+
+async def test_a_trusted_proxy_may_be_named_by_host_name(broker, databases, run_service) -> None:
+    """As in docker-compose (SIKADER_TRUSTED_PROXIES=console): the name is resolved, here
+    `localhost` to the test client's 127.0.0.1; a name that does not resolve trusts nobody."""
+    named = await start(
+        broker,
+        databases,
+        run_service,
+        rate_limit_public_per_minute=2,
+        trusted_proxies="no-such-proxy.invalid,localhost",
+    )
+    async with httpx.AsyncClient(base_url=named.url, timeout=10) as client:
+        one = {"X-Forwarded-For": "203.0.113.7"}
+        two = {"X-Forwarded-For": "203.0.113.8"}
+        assert [(await client.get("/unsubscribe/x", headers=one)).status_code for _ in range(3)] == [404, 404, 429]
+        assert [(await client.get("/unsubscribe/x", headers=two)).status_code for _ in range(2)] == [404, 404]
