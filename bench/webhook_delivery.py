@@ -172,6 +172,48 @@ async def latency(producer: AIOKafkaProducer, receiver: Receiver, rate: float, s
     return sorted((receiver.arrived[i] - t) * 1000 for i, t in sent.items() if i in receiver.arrived)
 
 
+SPLIT = """
+SELECT EXTRACT(EPOCH FROM r.received_at - r.time) * 1000, EXTRACT(EPOCH FROM d.last_attempt_at - r.received_at) * 1000,
+       EXTRACT(EPOCH FROM d.delivered_at - d.last_attempt_at) * 1000
+FROM ntf_deliveries d JOIN ntf_received_events r ON r.event_id = d.source_event_id
+WHERE d.subscription_id = $1 AND d.status = 'delivered' AND r.time >= $2
+"""
+
+
+SPAN = """
+SELECT EXTRACT(EPOCH FROM max(r.received_at) - min(r.time)), EXTRACT(EPOCH FROM max(d.delivered_at) - min(r.time))
+FROM ntf_deliveries d JOIN ntf_received_events r ON r.event_id = d.source_event_id
+WHERE d.subscription_id = $1 AND r.time >= $2
+"""
+
+
+async def _fetch(url: str, sql: str, *args: Any) -> list[Any]:
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        return list(await conn.fetch(sql, *args))
+    finally:
+        await conn.close()
+
+
+async def burst_split(url: str, subscription_id: str, since: datetime) -> None:
+    """How long the consumer took to keep (and plan) the burst, against the last delivery."""
+    ((kept, delivered),) = await _fetch(url, SPAN, subscription_id, since)
+    print(f"  the burst kept by the consumer in {kept:.1f} s, delivered to one subscriber in {delivered:.1f} s")
+
+
+async def latency_split(url: str, subscription_id: str, since: datetime) -> None:
+    """Where the latency run's time went, from the service's own timestamps: event time ->
+    kept by the consumer -> claimed by the worker -> recorded as delivered."""
+    rows = await _fetch(url, SPLIT, subscription_id, since)
+    for i, name in enumerate(("published -> kept", "kept -> claimed", "claimed -> recorded")):
+        values = sorted(float(r[i]) for r in rows)
+        if values:
+            p50, p99 = values[len(values) // 2], values[min(len(values) - 1, int(len(values) * 0.99))]
+            print(f"  {name}: p50 {p50:.0f} ms, p99 {p99:.0f} ms")
+
+
 def report(
     base: dict[str, float], one: tuple[float, float], twenty: tuple[float, float] | None, lat: list[float]
 ) -> None:
@@ -268,7 +310,9 @@ async def run(events: int, rate: float, seconds: float, profile: Path | None = N
         async with httpx.AsyncClient(base_url=svc.url, headers={"authorization": f"Bearer {key}"}) as client:
             first = await subscribe(client, receiver.url("/s0"))
             print(f"burst of {events:,} events, 1 subscriber:")
+            since = datetime.now(UTC)
             one = await burst(producer, receiver, ["/s0"], events, svc.proc.pid)
+            await burst_split(url, first, since)
             many = None
             if twenty:
                 ids = [await subscribe(client, receiver.url(f"/s{i}")) for i in range(1, 20)]
@@ -277,7 +321,9 @@ async def run(events: int, rate: float, seconds: float, profile: Path | None = N
                 for sub_id in ids:
                     (await client.delete(f"/subscriptions/{sub_id}")).raise_for_status()
             print(f"{rate:g} events a second for {seconds:g} s, 1 subscriber ({first}):")
+            since = datetime.now(UTC)
             lat = await latency(producer, receiver, rate, seconds)
+            await latency_split(url, first, since)
         report(base, one, many, lat)
         own = resource.getrusage(resource.RUSAGE_SELF)
         mine = own.ru_utime + own.ru_stime

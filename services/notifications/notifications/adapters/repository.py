@@ -212,6 +212,13 @@ async def pending_cadre_messages(session: AsyncSession, cadre_id: str, channel: 
     return list((await session.execute(query)).scalars())
 
 
+# The heads' queries walk the pending rows in (seq, id) order through a partial index and stop
+# at their limit. The planner cannot tell how many pending rows are heads (it guesses one) and
+# would rather check them all and sort; sorting off for the transaction, as the outbox relay
+# does for its backlog (and JIT off: the penalty of a sort it still costs would start it).
+_WALK_IN_ORDER = "SELECT set_config('enable_sort', 'off', true), set_config('jit', 'off', true)"
+
+
 async def due_heads(session: AsyncSession, now: datetime, limit: int, lane: str | None = None) -> list[tuple[int, str]]:
     """(id, lane) of due pending deliveries that head their (lane, aggregate) queue: nothing
     earlier for the same aggregate is still pending for that recipient. Deliveries of
@@ -237,6 +244,8 @@ async def due_heads(session: AsyncSession, now: datetime, limit: int, lane: str 
     )
     if lane is not None:
         query = query.where(d.c.lane == lane)
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text(_WALK_IN_ORDER))
     rows = (await session.execute(query.order_by(d.c.seq, d.c.id).limit(limit))).all()
     return [(int(r[0]), str(r[1])) for r in rows]
 
@@ -301,24 +310,29 @@ async def kept_events_by_id(session: AsyncSession, event_ids: Sequence[str]) -> 
     return {r.event_id: r for r in rows}
 
 
-# Webhook lanes on PostgreSQL: a batch claimed, and its outcomes recorded, each with one
-# statement straight through asyncpg (plain rows, no ORM object per delivery).
+# Webhook lanes on PostgreSQL: a batch claimed (its heads, then one UPDATE returning them with
+# their kept events) and its outcomes recorded (one statement) straight through asyncpg: plain
+# rows, no ORM object per delivery.
 
+_WEBHOOK_HEADS = """
+SELECT d.id FROM ntf_deliveries d
+WHERE d.lane = $1 AND d.status = 'pending' AND d.next_attempt_at <= $2
+  AND NOT EXISTS (
+      SELECT 1 FROM ntf_deliveries e
+      WHERE e.lane = d.lane AND e.aggregate_key = d.aggregate_key AND e.status = 'pending'
+        AND (e.seq < d.seq OR (e.seq = d.seq AND e.id < d.id)))
+  AND NOT EXISTS (SELECT 1 FROM ntf_subscriptions s WHERE s.id = d.subscription_id AND s.status = 'paused')
+ORDER BY d.seq, d.id
+LIMIT $3
+"""
+
+# By id (the primary key), apart from the heads' query: joined to it, the planner could pick
+# the partial index (seq, id) for the ids with the statistics of a table that just filled up.
 _CLAIM_WEBHOOKS = """
-WITH heads AS (
-    SELECT d.id FROM ntf_deliveries d
-    WHERE d.lane = $1 AND d.status = 'pending' AND d.next_attempt_at <= $2
-      AND NOT EXISTS (
-          SELECT 1 FROM ntf_deliveries e
-          WHERE e.lane = d.lane AND e.aggregate_key = d.aggregate_key AND e.status = 'pending'
-            AND (e.seq < d.seq OR (e.seq = d.seq AND e.id < d.id)))
-      AND NOT EXISTS (SELECT 1 FROM ntf_subscriptions s WHERE s.id = d.subscription_id AND s.status = 'paused')
-    ORDER BY d.seq, d.id
-    LIMIT $3
-), claimed AS (
+WITH claimed AS (
     UPDATE ntf_deliveries d
-    SET attempts = d.attempts + 1, last_attempt_at = $2, next_attempt_at = $4
-    FROM heads WHERE d.id = heads.id AND d.status = 'pending' AND d.next_attempt_at <= $2
+    SET attempts = d.attempts + 1, last_attempt_at = $2, next_attempt_at = $3
+    WHERE d.id = ANY($1::bigint[]) AND d.status = 'pending' AND d.next_attempt_at <= $2
     RETURNING d.id, d.attempts, d.notification_id, d.source_event_id, d.seq
 )
 SELECT c.id, c.attempts, c.notification_id, c.source_event_id, r.headers, r.payload
@@ -380,13 +394,18 @@ class OutcomeRow:
 async def claim_webhook_heads(
     session: AsyncSession, lane: str, now: datetime, limit: int, lease: timedelta
 ) -> list[ClaimedWebhook] | None:
-    """Claim up to `limit` due heads of a webhook lane (one per aggregate key) in one
-    statement, each with its kept event: an attempt counted and the row leased, as
-    `claim_attempts` does. None when the database is not PostgreSQL."""
+    """Claim up to `limit` due heads of a webhook lane (one per aggregate key), each with its
+    kept event: an attempt counted and the row leased, as `claim_attempts` does (a head
+    another worker claimed meanwhile fails the due guard). None when the database is not
+    PostgreSQL."""
     driver = await driver_connection(session)
     if driver is None:
         return None
-    rows = await driver.fetch(_CLAIM_WEBHOOKS, lane, now, limit, now + lease)
+    await driver.execute(_WALK_IN_ORDER)
+    heads = [r[0] for r in await driver.fetch(_WEBHOOK_HEADS, lane, now, limit)]
+    if not heads:
+        return []
+    rows = await driver.fetch(_CLAIM_WEBHOOKS, heads, now, now + lease)
     return [ClaimedWebhook(int(r[0]), int(r[1]), r[2], r[3], _json(r[4]), r[5]) for r in rows]
 
 

@@ -5,10 +5,11 @@ email only: the address is never needed to deliver) and decrypted just before se
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from sikader_shared.db import BigIntPK, Timestamp
@@ -82,6 +83,19 @@ class ReceivedEventRow(SQLModel, table=True):
     received_at: datetime = Timestamp()
 
 
+@dataclass(frozen=True)
+class KeptEvent:
+    """What planning needs of a just-kept event (kept with a bulk insert: no ORM object)."""
+
+    seq: int
+    event_id: str
+    ce_type: str
+    subject: str
+    kecamatan_code: str | None
+    kelurahan_code: str | None
+    received_at: datetime
+
+
 class SubscriptionRow(SQLModel, table=True):
     """An outside system's webhook subscription, owned by one OPD client."""
 
@@ -120,6 +134,22 @@ class DeliveryRow(SQLModel, table=True):
         ),
         Index("ix_ntf_deliveries_due", "status", "next_attempt_at"),
         Index("ix_ntf_deliveries_lane", "lane", "aggregate_key", "status", "seq"),
+        # pending ones in order (migration 0005): a lane's claim and the tick stop at their limit
+        Index(
+            "ix_ntf_deliveries_pending_lane",
+            "lane",
+            "seq",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+        Index(
+            "ix_ntf_deliveries_pending_seq",
+            "seq",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigIntPK, primary_key=True, autoincrement=True))

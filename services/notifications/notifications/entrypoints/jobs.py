@@ -133,6 +133,9 @@ class DeliveryWorker:
         webhooks = self._webhook_lanes[lane] = WebhookLane(self, lane)
         try:
             await webhooks.run()
+        except Exception:  # its claimed deliveries go again when their leases run out
+            log.exception("webhook lane stopped", extra={"lane": lane})
+            raise
         finally:
             del self._webhook_lanes[lane]
 
@@ -219,7 +222,9 @@ class WebhookLane:
                     raise self.failure
                 if claimed:
                     continue  # more may be due
-                if self._idle() and not poked:
+                # Done when nothing is on its way and nothing moved during the claim (a record
+                # committed meanwhile may have made heads its snapshot did not see).
+                if self._idle() and not poked and not self.progress.is_set():
                     return
                 await self.progress.wait()
         finally:

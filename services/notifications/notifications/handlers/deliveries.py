@@ -26,6 +26,7 @@ from notifications.adapters.tables import (
     BroadcastRow,
     CadreRow,
     DeliveryRow,
+    KeptEvent,
     PosyanduRow,
     ReceivedEventRow,
     SubscriptionRow,
@@ -94,6 +95,37 @@ def new_delivery(
         created_at=now,
         **extra,
     )
+
+
+def new_webhook_row(subscription_id: str, event: KeptEvent) -> dict[str, Any]:
+    """A new webhook delivery of a kept event as a plain row (every column but the id, as
+    `new_delivery` would set them), for a bulk insert."""
+    now = event.received_at
+    return {
+        "notification_id": str(uuid.uuid4()),
+        "source_key": event.event_id,
+        "recipient_type": "subscription",
+        "recipient_id": subscription_id,
+        "channel": "webhook",
+        "replay_id": "",
+        "source_event_id": event.event_id,
+        "source_event_type": event.ce_type,
+        "subscription_id": subscription_id,
+        "broadcast_id": None,
+        "template": None,
+        "language": "id",
+        "lane": f"sub:{subscription_id}",
+        "aggregate_key": event.subject,
+        "seq": event.seq,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_attempt_at": None,
+        "last_error": None,
+        "created_at": now,
+        "delivered_at": None,
+        "failed_at": None,
+    }
 
 
 async def new_message_state(

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import event as sa_event
 
 from notifications.adapters import repository as repo
-from notifications.adapters.tables import CadreRow, PosyanduRow, ReceivedEventRow
+from notifications.adapters.tables import CadreRow, KeptEvent, PosyanduRow, ReceivedEventRow
 from notifications.config import NotificationsConfig
 from notifications.domain.rules import Audience, plan_messages
 from notifications.domain.subscriptions import SUBSCRIBABLE
@@ -61,28 +61,30 @@ def _wake_after_commit(uow: UnitOfWork, config: NotificationsConfig) -> None:
 
 async def keep_event(
     uow: UnitOfWork, event: Event, env: Envelope, payload: dict[str, Any], seq: int | None = None
-) -> ReceivedEventRow:
+) -> KeptEvent:
     """The event kept: with `seq` drawn beforehand it goes in with the batch's bulk insert
     (at the flush), else through the ORM at once (its seq orders the deliveries)."""
     kec, kel = await _area_of(uow, payload)
-    received = ReceivedEventRow(
-        seq=seq,
-        event_id=env.id,
-        ce_type=env.type,
-        subject=env.subject or event.aggregate_id(),
-        time=env.time,
-        headers=env.headers(),
-        payload=json.dumps(payload, separators=(",", ":"), ensure_ascii=False),
-        kecamatan_code=kec,
-        kelurahan_code=kel,
-        received_at=uow.clock.now(),
-    )
+    row: dict[str, Any] = {
+        "event_id": env.id,
+        "ce_type": env.type,
+        "subject": env.subject or event.aggregate_id(),
+        "time": env.time,
+        "headers": env.headers(),
+        "payload": json.dumps(payload, separators=(",", ":"), ensure_ascii=False),
+        "kecamatan_code": kec,
+        "kelurahan_code": kel,
+        "received_at": uow.clock.now(),
+    }
     if seq is not None:
-        uow.add_rows(ReceivedEventRow, [received.model_dump()])
-        return received
-    uow.session.add(received)
-    await uow.session.flush()
-    return received
+        uow.add_rows(ReceivedEventRow, [{"seq": seq, **row}])
+    else:
+        received = ReceivedEventRow(**row)
+        uow.session.add(received)
+        await uow.session.flush()
+        assert received.seq is not None
+        seq = received.seq
+    return KeptEvent(seq, env.id, env.type, row["subject"], kec, kel, row["received_at"])
 
 
 async def _area_of(uow: UnitOfWork, payload: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -119,9 +121,8 @@ async def _audience(uow: UnitOfWork, config: NotificationsConfig, payload: dict[
 
 
 async def plan_rule_messages(
-    uow: UnitOfWork, config: NotificationsConfig, event: Event, received: ReceivedEventRow, payload: dict[str, Any]
+    uow: UnitOfWork, config: NotificationsConfig, event: Event, received: KeptEvent, payload: dict[str, Any]
 ) -> None:
-    assert received.seq is not None
     event_name = type(event).event_name
     if not any(rule.applies_to(event_name, payload) for rule in config.rules):
         return  # no rule for it: no audience to look up

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from notifications.adapters import repository as repo
-from notifications.adapters.tables import DeliveryRow, ReceivedEventRow, SubscriptionRow
+from notifications.adapters.tables import DeliveryRow, KeptEvent, ReceivedEventRow, SubscriptionRow
 from notifications.domain.signing import new_secret, secret_from_legacy
 from notifications.domain.subscriptions import (
     SUBSCRIBABLE,
@@ -22,7 +22,7 @@ from notifications.domain.subscriptions import (
     normalise_event_type,
     refused_destination,
 )
-from notifications.handlers.deliveries import new_delivery
+from notifications.handlers.deliveries import new_delivery, new_webhook_row
 from sikader_shared.clock import utc
 from sikader_shared.errors import Invalid, NotFound
 from sikader_shared.uow import Actor, UnitOfWork
@@ -202,8 +202,10 @@ def _webhook_delivery(sub: SubscriptionRow, event: ReceivedEventRow, now: dateti
     )
 
 
-async def plan_webhooks(uow: UnitOfWork, event: ReceivedEventRow) -> None:
-    """A webhook delivery of a just-received event for every subscription it matches."""
+async def plan_webhooks(uow: UnitOfWork, event: KeptEvent) -> None:
+    """A webhook delivery of a just-received event for every subscription it matches (plain
+    rows for the unit of work's bulk insert: no ORM object per delivery)."""
+    rows = []
     for sub in await repo.subscriptions_for(uow.session, event.ce_type):
         if matches(
             sub.event_types,
@@ -213,7 +215,9 @@ async def plan_webhooks(uow: UnitOfWork, event: ReceivedEventRow) -> None:
             event.kecamatan_code,
             event.kelurahan_code,
         ):
-            uow.session.add(_webhook_delivery(sub, event, event.received_at))
+            rows.append(new_webhook_row(sub.id, event))
+    if rows:
+        uow.add_rows(DeliveryRow, rows)
 
 
 async def redeliver(
