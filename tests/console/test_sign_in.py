@@ -130,3 +130,13 @@ async def test_the_key_never_reaches_a_log_line(registry_console: Any, make_cons
     out, err = capfd.readouterr()
     assert '"route": "/masuk"' in out  # the console's request log was captured
     assert key not in out + err and key[-20:] not in out + err
+
+
+async def test_signing_in_again_ends_the_previous_session(registry_console: Any) -> None:
+    async with registry_console.signed_in("officer") as b:
+        first = b.cookies.get("sikader_console")
+        assert (await sign_in(b, registry_console.keys["reader"])).status_code == 303
+        assert b.cookies.get("sikader_console") != first
+        assert 'id="who">Budi Santoso (DP3AKB)<' in (await b.get("/peta")).text
+    async with registry_console.app.state.store() as db:
+        assert len((await db.exec(select(SessionRow))).all()) == 1

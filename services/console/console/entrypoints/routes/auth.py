@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from console.config import ConfigDep
-from console.domain.sessions import safe_next
+from console.domain.sessions import safe_next, token_hash
 from console.domain.texts import LANGUAGES
 from console.entrypoints.web import (
     LANG_COOKIE,
@@ -73,6 +73,9 @@ async def sign_in(
     except sessions.SignInRefused as refused:
         error = tr(request, refused.reason, **refused.values)
         return _sign_in_page(request, safe_next(next_path), error=error, status=refused.status)
+    previous = request.cookies.get(SESSION_COOKIE)
+    if previous:  # signing in again ends the session the browser had
+        await sessions.sign_out(store, token_hash(previous))
     response = see_other(safe_next(next_path))
     settings = config.settings
     response.set_cookie(
