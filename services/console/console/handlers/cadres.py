@@ -81,18 +81,24 @@ class CadrePage:
     certification: Section
     eligibility: Section
     posyandu_names: dict[str, str]
+    kelurahan_name: str
 
 
 async def cadre_page(client: ServiceClient, caller: Caller, cadre_id: str, period: str, lang: str) -> CadrePage:
     cadre = body_of(await client.get(caller, "registry", f"/cadres/{cadre_id}"))
-    assignments, history, eligibility = await asyncio.gather(
+    assignments, history, eligibility, kelurahan = await asyncio.gather(
         section(client.get(caller, "registry", f"/cadres/{cadre_id}/assignments", limit=200), lang),
         section(client.get(caller, "certification", f"/cadres/{cadre_id}/history"), lang),
         section(client.get(caller, "incentives", f"/eligibility/{cadre_id}", period=period), lang),
+        client.get(caller, "registry", "/wilayah/kelurahan"),
     )
+    code = str(cadre.get("kelurahan_code", ""))
+    area = [k["name"] for k in items_of(kelurahan.body) if k.get("code") == code] if kelurahan.ok else []
     listed = items_of(assignments.data) if assignments.data is not None else []
     names = await posyandu_names(client, caller, {a["posyandu_id"] for a in listed if a.get("posyandu_id")})
-    return CadrePage(cadre, Section(listed, assignments.problem), history, eligibility, names)
+    return CadrePage(
+        cadre, Section(listed, assignments.problem), history, eligibility, names, area[0] if area else code
+    )
 
 
 async def certificate_pdf(client: ServiceClient, caller: Caller, number: str) -> tuple[bytes, str]:
