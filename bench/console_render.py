@@ -697,12 +697,14 @@ async def explain_on(urls: dict[str, str], min_ms: int) -> None:
             await conn.execute(f"ALTER DATABASE \"{name}\" SET session_preload_libraries = 'auto_explain'")
             await conn.execute(f'ALTER DATABASE "{name}" SET auto_explain.log_min_duration = {min_ms}')
             await conn.execute(f'ALTER DATABASE "{name}" SET auto_explain.log_analyze = on')
+            # (with per-node timing: a clock call per row, so the logged durations run somewhat high)
         finally:
             await conn.close()
 
 
-def slow_sql(offset: int, databases: dict[str, str]) -> str:
-    """PostgreSQL's log lines since `offset` for these databases' slow statements."""
+def slow_sql(offset: int, databases: dict[str, str], plan_lines: int = 30) -> str:
+    """The services' statements over the threshold since `offset` in PostgreSQL's log (auto_explain),
+    grouped by statement: how many, p50 / max duration, and the slowest one's plan."""
     try:
         with open(PG_LOG, "rb") as f:
             f.seek(offset)
@@ -710,17 +712,32 @@ def slow_sql(offset: int, databases: dict[str, str]) -> str:
     except OSError as exc:
         return f"(PostgreSQL's log not readable: {exc})"
     names = {url.rsplit("/", 1)[-1]: service for service, url in databases.items()}
-    out: list[str] = []
-    keep = False
+    entries: list[tuple[str, float, list[str]]] = []  # (service, ms, plan lines)
+    current: list[str] | None = None
     for line in text.splitlines():
         if re.match(r"^\d{4}-\d\d-\d\d ", line):
-            hit = next((s for n, s in names.items() if f"@{n} " in line), None)
-            keep = hit is not None and "duration:" in line
-            if keep:
-                out.append(f"[{hit}] " + line.split("LOG:", 1)[-1].strip())
-        elif keep:
-            out.append("    " + line.strip())
-    return "\n".join(out) if out else "(no statement over the threshold)"
+            current = None
+            hit = next((svc for n, svc in names.items() if f"@{n} " in line), None)
+            found = re.search(r"duration: ([\d.]+) ms\s+plan:", line)
+            if hit is not None and found:
+                current = []
+                entries.append((hit, float(found.group(1)), current))
+        elif current is not None:
+            current.append(line.rstrip())
+    groups: dict[tuple[str, str], list[tuple[float, list[str]]]] = defaultdict(list)
+    for service, ms, plan in entries:
+        query = next((ln.split("Query Text:", 1)[1].strip() for ln in plan if "Query Text:" in ln), "?")
+        groups[(service, re.sub(r"\s+", " ", query)[:400])].append((ms, plan))
+    if not groups:
+        return "(no statement over the threshold)"
+    out: list[str] = []
+    for (service, query), runs in sorted(groups.items(), key=lambda kv: -sum(ms for ms, _ in kv[1])):
+        durations = [ms for ms, _ in runs]
+        out.append(f"[{service}] {len(runs)} x, p50 {pct(durations, 50):.0f} ms, max {max(durations):.0f} ms: {query}")
+        slowest = max(runs, key=lambda r: r[0])[1]
+        plan = [ln for ln in slowest if "Query Text:" not in ln and ln.strip()]
+        out.extend("      " + ln.strip("\t") for ln in plan[:plan_lines])
+    return "\n".join(out)
 
 
 # -- the run ---------------------------------------------------------------------------------------
@@ -794,13 +811,6 @@ async def run(args: argparse.Namespace, broker_start: Future[TestBroker]) -> Non
         await known_everywhere(urls, officer_key)
         loaded.broadcast_id = await broadcast(urls["notifications"], officer_key, loaded.kelurahan_codes[0])
         print(f"loaded in {time.perf_counter() - started:.0f} s: {json.dumps(loaded.summary)}")
-        pids = {s: v.proc.pid for s, v in svc.items() if v.proc is not None}
-        if console.proc is not None:
-            pids["console"] = console.proc.pid
-        idle: dict[str, float] = {}
-        print(f"settling: {await settle(pids, idle, timeout=15 if args.small else 90)}", flush=True)
-        print("idle CPU (share of a core): " + ", ".join(f"{n} {v:.0%}" for n, v in sorted(idle.items())))
-
         pg_offset = PG_LOG.stat().st_size if args.explain and PG_LOG.exists() else 0
         if args.explain:
             await explain_on({s: dbs[s] for s in SERVICES}, args.explain_ms)
@@ -808,6 +818,12 @@ async def run(args: argparse.Namespace, broker_start: Future[TestBroker]) -> Non
             for s in svc.values():
                 await s.stop()
             await asyncio.gather(*(s.start() for s in svc.values()))
+        pids = {s: v.proc.pid for s, v in svc.items() if v.proc is not None}
+        if console.proc is not None:
+            pids["console"] = console.proc.pid
+        idle: dict[str, float] = {}
+        print(f"settling: {await settle(pids, idle, timeout=15 if args.small else 90)}", flush=True)
+        print("idle CPU (share of a core): " + ", ".join(f"{n} {v:.0%}" for n, v in sorted(idle.items())))
 
         tails = {name: LogTail(workdir / "logs" / f"{name}.log") for name in (*SERVICES, "console")}
         browser = await sign_in(console.url, officer_key)
@@ -821,7 +837,11 @@ async def run(args: argparse.Namespace, broker_start: Future[TestBroker]) -> Non
                 if args.only and not any(o in page.name for o in args.only):
                     continue
                 results.append(await measure(page, browser, registry, tails, pids, idle, args.warmup, args.requests))
-                print(f"  {page.name}: {report([results[-1]]).splitlines()[-1].split(None, 1)[-1]}", flush=True)
+                last = results[-1]
+                done = last.note or (
+                    f"p50 {pct(last.round_trip, 50):.0f} ms, p95 {pct(last.round_trip, 95):.0f} ms: {verdict(last)}"
+                )
+                print(f"  {page.name}: {done}", flush=True)
         await browser.aclose()
         load_after = os.getloadavg()
 
@@ -845,12 +865,10 @@ async def run(args: argparse.Namespace, broker_start: Future[TestBroker]) -> Non
     finally:
         if console is not None:
             await console.stop()
-        for s in svc.values():
-            try:
-                await s.stop()
-            except Exception:  # stop the others anyway
-                if s.proc is not None:
-                    s.proc.kill()
+        stopped = await asyncio.gather(*(s.stop() for s in svc.values()), return_exceptions=True)
+        for s, outcome in zip(svc.values(), stopped, strict=True):
+            if isinstance(outcome, BaseException) and s.proc is not None and s.proc.poll() is None:
+                s.proc.kill()
         if mail is not None and mail.poll() is None:
             mail.terminate()
             mail.wait(10)
