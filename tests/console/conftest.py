@@ -8,7 +8,6 @@ import re
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -89,8 +88,9 @@ async def post_form(
     return await b.post(action, data={"csrf_token": csrf_of(page.text), **data}, **kw)
 
 
-def console_settings(tmp_path: Path, urls: dict[str, str], **overrides: Any) -> ConsoleSettings:
-    url = f"sqlite:///{tmp_path}/console.db"
+def console_settings(url: str, urls: dict[str, str], **overrides: Any) -> ConsoleSettings:
+    """The console's settings on database `url` (PostgreSQL under TEST_DATABASE_URL, as in CI),
+    migrated first."""
     with ThreadPoolExecutor(1) as pool:  # alembic runs its own event loop: not inside the test's
         pool.submit(upgrade_head, SERVICE_DIR, url).result()
     values: dict[str, Any] = {
@@ -114,9 +114,9 @@ async def issue_people(svc: InProcessService, people: dict[str, tuple[str, str, 
 
 
 @pytest.fixture
-def make_console(tmp_path: Path) -> Callable[..., Any]:
+def make_console(databases: Callable[[str], str]) -> Callable[..., Any]:
     def make(urls: dict[str, str], **overrides: Any) -> Any:
-        return create_app(console_settings(tmp_path, urls, **overrides))
+        return create_app(console_settings(databases("console"), urls, **overrides))
 
     return make
 
