@@ -58,7 +58,7 @@ def test_manifest_matches_the_pins_and_every_vendored_file() -> None:
             path = ROOT / target
             assert path.is_file(), f"{target} missing: run `make console-assets`"
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            assert digest == info["sha256"], f"{target} differs from {name} {entry['version']}: run `make console-assets`"
+            assert digest == info["sha256"], f"{target} is not {name} {entry['version']}: run `make console-assets`"
 
 
 def test_the_files_the_console_and_the_browser_tests_load_are_vendored() -> None:

@@ -82,7 +82,7 @@ def vendor() -> int:
     packages = sorted({c.package for c in COPIES})
     for package in packages:
         if not installed_dir(package).is_dir():
-            print(f"{installed_dir(package)} is missing: run `npm ci --ignore-scripts` in {HERE} first", file=sys.stderr)
+            print(f"{installed_dir(package)} is missing: run `npm ci --ignore-scripts` first", file=sys.stderr)
             return 1
         version = json.loads((installed_dir(package) / "package.json").read_text(encoding="utf-8"))["version"]
         if not version == locked(package)["version"] == pinned(package):
