@@ -35,7 +35,7 @@ async def test_search_and_a_cadres_page(stack_console: Any) -> None:
             return html if 'id="eligibility"' in html else None
 
         html = await eventually(page_with_eligibility, "incentives to decide the cadre", timeout=30)
-        assert "Posyandu Kenanga" in html and number in html and "Purwa" in html
+        assert html is not None and "Posyandu Kenanga" in html and number in html and "Purwa" in html
         assert re.search(r'<ul id="reasons">\s*<li data-rule=', html)
         pdf = await b.get(f"/kader/sertifikat/{number}.pdf")
         assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
@@ -72,7 +72,7 @@ async def test_csv_import_through_the_page(stack_console: Any) -> None:
             return status if status["finished"] else None
 
         status = await eventually(done, "the import to finish", timeout=30)
-        assert status["percent"] == 100
+        assert status is not None and status["percent"] == 100
         page = (await b.get(job_url)).text
         assert '<strong id="import-registered">1</strong>' in page and '<strong id="import-rejected">1</strong>' in page
         assert 'id="import-errors"' in page and "import-progress.js" not in page
