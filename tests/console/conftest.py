@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+
 from console.app import SERVICE_DIR, create_app
 from console.settings import ConsoleSettings
-
 from sikader_shared.auth import issue_key
 from sikader_shared.crypto import new_key
 from sikader_shared.migrations import upgrade_head

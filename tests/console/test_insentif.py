@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from console.domain.incentives import approval_refusal, fairness_chart, rupiah
-
 from sikader_shared.clock import WITA
 from sikader_shared.testing.checks import eventually
 from tests.console.conftest import csrf_of

@@ -9,7 +9,6 @@ import re
 from typing import Any
 
 from console.domain.cadres import import_progress, progress_json, reasons, valid_certificate_number
-
 from sikader_shared.testing.checks import eventually
 from tests.console.conftest import csrf_of
 from tests.console.story import cadre, certified, verified_posyandu

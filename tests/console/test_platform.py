@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
 from console.app import create_app
 from console.settings import ConsoleSettings
-
 from sikader_shared.crypto import new_key
 from tests.contracts.asyncapi_support import spec_errors
 

@@ -9,7 +9,6 @@ from datetime import date
 from typing import Any
 
 from console.domain.certification import certified_chart, window
-
 from sikader_shared.testing.checks import eventually
 from tests.console.conftest import csrf_of
 from tests.console.story import cadre, ok, verified_posyandu

@@ -7,7 +7,6 @@ import re
 from typing import Any
 
 from console.domain.broadcasts import Draft, area_filters, broadcast_json, broadcast_view, draft_problems
-
 from notifications.adapters.tables import CadreRow, ContactRow
 from sikader_shared.testing.checks import eventually
 from tests.console.conftest import csrf_of

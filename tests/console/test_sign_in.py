@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from console.adapters.tables import SessionRow
 from sqlmodel import select
 
+from console.adapters.tables import SessionRow
 from sikader_shared.auth import hash_key, revoke_key
 from tests.console.conftest import ADMIN, csrf_of, sign_in
 

@@ -8,7 +8,6 @@ import re
 from typing import Any
 
 from console.domain.verification import decision_problem, gaps
-
 from tests.console.conftest import csrf_of
 
 KELURAHAN = "64.71.06.1002"

@@ -1,5 +1,4 @@
 from console.adapters.tables import METADATA
-
 from sikader_shared.migrations import run_env
 
 run_env(METADATA)
