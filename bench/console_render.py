@@ -644,7 +644,7 @@ def report(results: list[Result]) -> str:
     rows = []
     for r in results:
         if not r.round_trip:
-            rows.append((r.page.name, "", "", "", "", "", "", "", r.note or "no requests"))
+            rows.append((r.page.name, "", "", "", "", "", "", "", "", r.note or "no requests"))
             continue
         statuses = ",".join(f"{k}x{v}" if len(r.statuses) > 1 else str(k) for k, v in sorted(r.statuses.items()))
         console = f"{pct(r.console, 50):.0f} / {pct(r.console, 95):.0f}" if r.console else "-"
@@ -657,11 +657,12 @@ def report(results: list[Result]) -> str:
                 f"{pct(r.round_trip, 95):.0f}",
                 f"{max(r.round_trip):.0f}",
                 console,
+                f"{sum(r.cpu_ms.values()):.0f}",
                 f"{r.page.target_ms:.0f}" if r.page.target_ms else "-",
                 verdict(r),
             )
         )
-    header = ("page", "status", "KiB", "p50 ms", "p95 ms", "max ms", "console p50/p95", "target", "verdict")
+    header = ("page", "status", "KiB", "p50 ms", "p95 ms", "max ms", "console p50/p95", "CPU ms", "target", "verdict")
     return table(rows, header)
 
 
@@ -853,7 +854,8 @@ async def run(args: argparse.Namespace, broker_start: Future[TestBroker]) -> Non
               f"{loaded.summary['cadres']:,} cadres ({loaded.summary['certified']:,} certified), "
               f"periods {loaded.previous_period} and {loaded.period} calculated")  # fmt: skip
         print("round trip = the HTTP request from a client on this machine (keep-alive), the figure held to the")
-        print("target; console = the console's own time for the same requests (its log; no Server-Timing header)\n")
+        print("target; console = the console's own time for the same requests (its log; no Server-Timing header);")
+        print("CPU ms = CPU of the console and the four services per request, above their idle (less load-dependent)\n")
         print(report(results))
         print("\nservices' calls per page (count per request x route: the service's own time, ms)"
               + (" for the pages that missed" if not args.all_calls else "") + ":")  # fmt: skip
