@@ -11,7 +11,10 @@ of one real keep-alive HTTP/1.1 receiver in this process; each verifies nothing 
 - a burst of `--events` CadreRegistered events published at once to 1 subscriber, then to 20:
   webhooks a second and the service's CPU per webhook, each also as a ratio to the baseline;
 - latency: `--rate` events a second for `--seconds` to 1 subscriber: event-to-webhook p50 /
-  p99 (from the publish to the receiver's answer).
+  p99 (from the publish to the receiver's answer), and where that time went by the service's
+  own timestamps (event time -> kept by the consumer -> claimed -> recorded as delivered).
+
+`--profile PATH` runs the service under cProfile (its stats written there when it stops).
 
     python -m bench.webhook_delivery --events 10000
     python -m bench.webhook_delivery --events 50 --seconds 3       # smoke size (make bench-smoke)
@@ -278,7 +281,14 @@ class ProfiledService(SubprocessService):
         return self
 
 
-async def run(events: int, rate: float, seconds: float, profile: Path | None = None, twenty: bool = True) -> None:
+async def run(
+    events: int,
+    rate: float,
+    seconds: float,
+    profile: Path | None = None,
+    twenty: bool = True,
+    concurrency: int | None = None,
+) -> None:
     use_postgres()
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}")
     b = await asyncio.to_thread(broker)
@@ -295,6 +305,8 @@ async def run(events: int, rate: float, seconds: float, profile: Path | None = N
         SIKADER_NOTIFICATIONS_RULES_FILE=str(work / "rules.json"),
         SIKADER_NOTIFICATIONS_WEBHOOK_ALLOW_PRIVATE_NETWORKS="true",  # the receiver is on 127.0.0.1
     )
+    if concurrency is not None:
+        env["SIKADER_NOTIFICATIONS_WEBHOOK_CONCURRENCY"] = str(concurrency)
     svc, producer = None, AIOKafkaProducer(bootstrap_servers=b.bootstrap, acks="all", linger_ms=5)
     try:
         base = await asyncio.to_thread(baseline, receiver.url("/baseline"), max(events, 500))
@@ -343,13 +355,14 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50.0, help="events a second in the latency run")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the latency run")
     parser.add_argument("--profile", type=Path, help="run the service under cProfile, its stats written here")
+    parser.add_argument("--concurrency", type=int, help="the service's webhook_concurrency (default: its own, 8)")
     parser.add_argument("--no-twenty", action="store_true", help="skip the burst to 20 subscribers")
     parser.add_argument("--baseline-url", help=argparse.SUPPRESS)  # the baseline's own process
     args = parser.parse_args()
     if args.baseline_url:
         asyncio.run(_post_loop(args.baseline_url, args.events))
     else:
-        asyncio.run(run(args.events, args.rate, args.seconds, args.profile, not args.no_twenty))
+        asyncio.run(run(args.events, args.rate, args.seconds, args.profile, not args.no_twenty, args.concurrency))
 
 
 if __name__ == "__main__":

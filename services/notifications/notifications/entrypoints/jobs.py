@@ -22,6 +22,7 @@ from sikader_shared.service import BackgroundJob, ServiceRuntime
 log = logging.getLogger(__name__)
 WEBHOOK_LANE = "sub:"  # a subscription's lane: its webhooks go in batches
 WAKE_RETRY_S = 0.05
+RECORD_RETRY_S = 0.2  # a lane's first wait before recording again while the database is away
 
 
 class DeliveryWorker:
@@ -213,13 +214,20 @@ class WebhookLane:
         tasks.append(asyncio.create_task(self._record_loop()))
         try:
             while True:
+                if self.failure is not None:  # a sender or the recorder stopped: claim no more
+                    raise self.failure
                 self.progress.clear()
                 poked, self.poked = self.poked, False
                 claimed = 0
                 if self.ready.qsize() < self.low_water:
-                    claimed = await self._claim(self.batch - self.ready.qsize())
-                if self.failure is not None:
-                    raise self.failure
+                    try:
+                        claimed = await self._claim(self.batch - self.ready.qsize())
+                    except Exception:
+                        if self._idle():  # nothing of ours to record: the lane ends
+                            raise
+                        log.warning("webhook claim failed", exc_info=True, extra={"lane": self.lane})
+                        await asyncio.sleep(RECORD_RETRY_S)
+                        continue  # the sends in flight are still to be recorded
                 if claimed:
                     continue  # more may be due
                 # Done when nothing is on its way and nothing moved during the claim (a record
@@ -262,9 +270,11 @@ class WebhookLane:
                 self.progress.set()
 
     async def _record_loop(self) -> None:
-        """Record what was sent meanwhile, in one transaction, again and again. A failure
-        stops the lane; what it did not record is sent again when its leases run out."""
+        """Record what was sent meanwhile, in one transaction, again and again. A failed
+        record (the database away) is tried again, so that what was sent is not sent twice
+        when the database comes back within the leases; the lane keeps running meanwhile."""
         worker = self.worker
+        backoff = RECORD_RETRY_S
         while True:
             await self.outcomes.wait()
             self.outcomes.clear()
@@ -276,9 +286,13 @@ class WebhookLane:
                 async with worker.runtime.uow() as uow:
                     await record_webhooks(uow, worker.config, batch)
                     await uow.commit()
-            except Exception as exc:
-                self.failure = exc
-                return
+                backoff = RECORD_RETRY_S
+            except Exception:
+                log.warning("webhook outcomes not recorded; retrying", exc_info=True, extra={"lane": self.lane})
+                self.sent = batch + self.sent
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                self.outcomes.set()
             finally:
                 self.recording = False
                 self.progress.set()
