@@ -26,7 +26,7 @@ no Server-Timing header), and the services' calls each page made (their "http" l
 matched by the X-Correlation-ID the console forwards), to say where a slow page spends it.
 
     python -m bench.console_render                 # 1,000 Posyandu, 10,000 cadres, 50 requests a page
-    python -m bench.console_render --small         # smoke size (make bench-smoke)
+    python -m bench.console_render --small         # smoke size (make bench-smoke): 68 Posyandu, 300 cadres, 3 requests
     python -m bench.console_render --explain       # also the slow SQL (auto_explain, >= 20 ms) per database
 """
 
@@ -892,14 +892,14 @@ def main() -> None:
     parser.add_argument("--certified", type=int, default=1000, help="cadres certified at certification")
     parser.add_argument("--requests", type=int, default=50, help="measured requests per page")
     parser.add_argument("--warmup", type=int, default=5, help="requests per page before measuring")
-    parser.add_argument("--small", action="store_true", help="smoke size (68 Posyandu, 300 cadres, 5 requests)")
+    parser.add_argument("--small", action="store_true", help="smoke size (68 Posyandu, 300 cadres, 3 requests a page)")
     parser.add_argument("--only", nargs="*", default=[], help="only the pages whose name contains one of these")
     parser.add_argument("--all-calls", action="store_true", help="the services' calls of every page, not only the slow")
     parser.add_argument("--explain", action="store_true", help="auto_explain the services' statements (PostgreSQL log)")
     parser.add_argument("--explain-ms", type=int, default=20)
     args = parser.parse_args()
     if args.small:
-        args.posyandu, args.cadres, args.certified, args.requests, args.warmup = 68, 300, 30, 5, 1
+        args.posyandu, args.cadres, args.certified, args.requests, args.warmup = 68, 300, 30, 3, 1
     use_postgres()
     pool = ThreadPoolExecutor(1)
     broker_start = pool.submit(broker)  # the JVM starts while the databases are migrated
