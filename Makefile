@@ -136,6 +136,7 @@ bench: $(STAMP) postgres
 	$(BIN)/python bench/incentives_calculation.py --cadres 1000000 --database-url $(BENCH_DB)
 	$(BIN)/python bench/registry_import.py --rows 100000 --database-url $(BENCH_DB)
 	$(BIN)/python -m bench.webhook_delivery --events 10000
+	$(BIN)/python -m bench.console_render
 
 bench-smoke: $(STAMP) postgres
 	$(BIN)/python -m bench.throughput --events 2000 --naive-events 300 --cadres-known
@@ -143,6 +144,7 @@ bench-smoke: $(STAMP) postgres
 	$(BIN)/python bench/incentives_calculation.py --cadres 1000 --database-url $(BENCH_DB)
 	$(BIN)/python bench/registry_import.py --rows 1000 --database-url $(BENCH_DB)
 	$(BIN)/python -m bench.webhook_delivery --events 50 --seconds 3
+	$(BIN)/python -m bench.console_render --small
 
 schemas: $(STAMP)
 	$(BIN)/python -m sikader_shared.schema_export
