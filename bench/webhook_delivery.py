@@ -291,8 +291,8 @@ async def run(
 ) -> None:
     use_postgres()
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}")
+    url = database("notifications_webhook_bench")  # first: if PostgreSQL is away, no broker is left behind
     b = await asyncio.to_thread(broker)
-    url = database("notifications_webhook_bench")
     receiver = Receiver()
     work = Path(tempfile.mkdtemp(prefix="sikader-webhook-bench-"))
     (work / "rules.json").write_text("[]")
