@@ -25,7 +25,14 @@ router = APIRouter(tags=["incentives"])
 ChangesPage = Annotated[Page, Depends(paging(100, 1000))]
 
 
-@router.get("/periods/{period}/changes", response_model=PeriodChanges)
+# 404: the period was not calculated; 409: no earlier period was (nothing to compare with).
+NOT_COMPARABLE: dict[int | str, dict[str, Any]] = {
+    404: {"description": "The period was not calculated"},
+    409: {"description": "No earlier period was calculated: nothing to compare with (reason no_previous_calculation)"},
+}
+
+
+@router.get("/periods/{period}/changes", response_model=PeriodChanges, responses=NOT_COMPARABLE)
 async def period_changes(
     session: SessionDep,
     _: IncentivesReader,
@@ -40,7 +47,11 @@ async def period_changes(
     return await changes.period_changes(session, period, limit)
 
 
-@router.get("/periods/{period}/changes/{kind}", response_model=list[CadreChange] | list[PosyanduVerificationChange])
+@router.get(
+    "/periods/{period}/changes/{kind}",
+    response_model=list[CadreChange] | list[PosyanduVerificationChange],
+    responses=NOT_COMPARABLE,
+)
 async def period_change_list(
     request: Request,
     response: Response,
