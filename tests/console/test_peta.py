@@ -37,10 +37,18 @@ async def test_the_map_page_draws_what_the_registry_has(registry_console: Any) -
         assert f'href="/peta/posyandu/{lost["id"]}"' in html
         assert 'id="stats-kecamatan"' in html and 'id="stats-kelurahan"' in html
         assert "/static/vendor/leaflet/leaflet.js" in html and "<script>" not in html
-        fc = (await b.get("/peta/posyandu.geojson")).json()
-        assert len(fc["features"]) == 2 and fc["without_coordinates"] == 1 and fc["skipped"] == 0
+        assert 'id="map-colours"' in html and '"own_building": "#009E73"' in html  # the script colours the points
+        proxied = await b.get("/peta/posyandu.geojson")
+        assert proxied.status_code == 200 and proxied.headers["content-type"].startswith("application/geo+json")
+        fc = proxied.json()
+        assert len(fc["features"]) == 2 and fc["without_coordinates"] == 1
         first = fc["features"][0]["properties"]
-        assert first["fill"] and first["ring"] and first["kecamatan_name"]
+        assert "facility_status" in first and first["verification_status"] and first["kecamatan_name"]
+        # passed through as the registry wrote it for the same person's key (not parsed and rebuilt)
+        svc = registry_console.services["registry"]
+        async with svc.client(registry_console.keys["officer"]) as c:
+            direct = await c.get("/posyandu.geojson")
+        assert proxied.content == direct.content
         only = (await b.get("/peta/posyandu.geojson?kelurahan_code=64.71.01.1001")).json()
         assert only["features"] == []
 

@@ -83,7 +83,9 @@ class ServiceClient:
         json: Any = None,
         content: bytes | None = None,
         headers: dict[str, str] | None = None,
+        raw: bool = False,
     ) -> Answer:
+        """`raw`: a success's body is left as bytes (`content`), unparsed, for passing through."""
         extra = dict(headers or {})
         if method in ("POST", "PATCH", "PUT") and "Idempotency-Key" not in extra:
             extra["Idempotency-Key"] = str(uuid.uuid4())
@@ -105,7 +107,9 @@ class ServiceClient:
         if r.status_code == 401:
             raise SignedOut()
         body: Any = None
-        if "json" in r.headers.get("content-type", ""):
+        if raw and 200 <= r.status_code < 300:
+            pass
+        elif "json" in r.headers.get("content-type", ""):
             body = r.json()
         elif r.headers.get("content-type", "").startswith("text/"):
             body = r.text
@@ -113,6 +117,9 @@ class ServiceClient:
 
     async def get(self, caller: Caller, service: str, path: str, **params: Any) -> Answer:
         return await self.call(caller, service, "GET", path, params=params)
+
+    async def get_raw(self, caller: Caller, service: str, path: str, **params: Any) -> Answer:
+        return await self.call(caller, service, "GET", path, params=params, raw=True)
 
     async def post(self, caller: Caller, service: str, path: str, body: Any = None) -> Answer:
         return await self.call(caller, service, "POST", path, json=body)

@@ -53,7 +53,8 @@ class MapData:
 
 def map_data(collection: Any) -> MapData:
     """The registry's FeatureCollection, with what cannot be drawn taken out and counted, and
-    each feature's colours added (the page's script draws exactly these)."""
+    each feature's colours added: what the exports hold. (The map's own GeoJSON is passed
+    through unparsed; its script does the same skipping and colouring in the browser.)"""
     raw = collection.get("features", []) if isinstance(collection, dict) else []
     features = []
     for f in raw if isinstance(raw, list) else []:

@@ -1,5 +1,6 @@
 // Peta: draws every Posyandu the console's GeoJSON gives, coloured by facility (fill) and
-// verification (ring). Points that cannot be drawn are skipped and counted; without tiles
+// verification (ring). The GeoJSON is the registry's, passed through by the console: points
+// that cannot be drawn are skipped and counted here, and the colours chosen here; without tiles
 // the points show on a plain background with the kecamatan names at their centroids.
 (function () {
   "use strict";
@@ -18,6 +19,10 @@
   }
   var labelsEl = document.getElementById("kecamatan-labels");
   var labels = labelsEl ? JSON.parse(labelsEl.textContent || "[]") : [];
+  var coloursEl = document.getElementById("map-colours");
+  var colours = coloursEl ? JSON.parse(coloursEl.textContent || "{}") : {};
+  var fills = colours.fill || {};
+  var rings = colours.ring || {};
   labels.forEach(function (k) {
     var span = document.createElement("span");
     span.textContent = k.name;
@@ -75,7 +80,8 @@
         var c = f.geometry.coordinates;
         var p = f.properties || {};
         var marker = L.circleMarker([c[1], c[0]], {
-          radius: 7, weight: 3, fillOpacity: 0.9, fillColor: p.fill || "#999999", color: p.ring || "#ffffff",
+          radius: 7, weight: 3, fillOpacity: 0.9, fillColor: fills[p.facility_status || "not_assessed"] || "#999999",
+          color: rings[p.verification_status] || "#ffffff",
           className: "posyandu-marker"
         }).bindPopup(popup(p)).addTo(map);
         keyboard(marker, p.name || "");

@@ -7,7 +7,7 @@ import json
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from console.adapters.export import to_csv, to_xlsx
 from console.config import ConfigDep
@@ -62,6 +62,7 @@ async def peta(
         "facility_colours": FACILITY_COLOURS,
         "verification_rings": VERIFICATION_RINGS,
         "labels_json": json.dumps(page.labels).replace("<", "\\u003c"),  # inside a script element
+        "colours_json": json.dumps({"fill": FACILITY_COLOURS, "ring": VERIFICATION_RINGS}),
         "kelurahan_names": {k["code"]: k["name"] for k in page.kelurahan},
         "tile_url": config.settings.tile_url,
         "tile_attribution": config.settings.tile_attribution,
@@ -80,20 +81,15 @@ async def posyandu_geojson(
     verification_status: Code = None,
     facility_status: Code = None,
 ) -> Response:
-    """The registry's GeoJSON as the signed-in person may see it, with what cannot be drawn
-    taken out (counted in `skipped`) and each point's colours."""
+    """The registry's GeoJSON as the signed-in person may see it, passed through unchanged (the
+    map's script skips what it cannot draw and colours each point)."""
     filters = _filters(
         kecamatan_code=kecamatan_code, kelurahan_code=kelurahan_code, posyandu_type=posyandu_type,
         status=status, verification_status=verification_status, facility_status=facility_status,
     )  # fmt: skip
-    data = await mapping.points(client, current.caller, filters)
-    body = {
-        "type": "FeatureCollection",
-        "features": data.features,
-        "skipped": data.skipped,
-        "without_coordinates": data.without_coordinates,
-    }
-    return JSONResponse(body, media_type="application/geo+json")
+    answer = await mapping.geojson(client, current.caller, filters)
+    media_type = answer.headers.get("content-type", "application/geo+json")
+    return Response(answer.content, status_code=answer.status, media_type=media_type)
 
 
 @router.get("/peta/export.{kind}")
