@@ -23,7 +23,8 @@ from notifications.domain.signing import (
     webhook_headers,
 )
 from notifications.handlers import broadcasts, consent, subscriptions
-from notifications.handlers.deliveries import new_delivery, signing_keys
+from notifications.handlers.composing import signing_keys
+from notifications.handlers.deliveries import new_delivery
 from notifications.settings import NotificationsSettings
 from sikader_shared.clock import utc
 from sikader_shared.errors import Invalid, NotFound

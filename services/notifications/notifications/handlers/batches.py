@@ -15,16 +15,8 @@ from notifications.adapters import repository as repo
 from notifications.adapters.tables import DeliveryRow, ReceivedEventRow, SubscriptionRow
 from notifications.config import NotificationsConfig
 from notifications.domain.deliveries import attempt_outcome
-from notifications.handlers.deliveries import (
-    Attempt,
-    Skip,
-    Undeliverable,
-    emit_outcome,
-    kept_event_message,
-    record_attempt,
-    signing_keys,
-    webhook_message,
-)
+from notifications.handlers.composing import Skip, Undeliverable, kept_event_message, signing_keys, webhook_message
+from notifications.handlers.deliveries import Attempt, emit_outcome, record_attempt
 from sikader_shared.uow import UnitOfWork
 
 
