@@ -55,7 +55,7 @@ def routes_table() -> str:
     lines.append(
         "| every service | `GET /audit`, `GET /audit/pii-reads` | `audit:read` | the audit trail, the PII read log |"
     )
-    lines.append("| every service | `GET /auth/whoami` | any valid key | the client and scopes of the key |")
+    lines.append("| every service | `GET /auth/whoami` | any valid key | the client, scopes and label of the key |")
     return "\n".join(lines)
 
 
