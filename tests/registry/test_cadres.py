@@ -137,6 +137,9 @@ async def test_cadre_register_mask_pii_log_and_private_events(registry: Registry
         bad_nik = await c.post("/cadres/search", json={"nik": "123"})
     assert [x["id"] for x in by_name["items"]] == [siti["id"]] and by_nik["items"][0]["nik"] == "**************01"
     assert [x["id"] for x in by_posyandu["items"]] == [siti["id"]]
+    # Each listed cadre carries its Posyandu's name (read in the list's query); none without one.
+    assert by_posyandu["items"][0]["posyandu_name"] == "Melati" == by_nik["items"][0]["posyandu_name"]
+    assert by_kel["items"][0]["posyandu_name"] is None
     assert [x["id"] for x in by_kel["items"]] == [budi["id"]] == [x["id"] for x in by_role["items"]]
     assert page2["total"] == 2 and [x["id"] for x in page2["items"]] == [siti["id"]]  # ordered by name
     assert bad_nik.status_code == 422

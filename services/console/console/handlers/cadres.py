@@ -42,9 +42,8 @@ async def search(client: ServiceClient, caller: Caller, filters: dict[str, str],
         answer = await client.get(caller, "registry", "/posyandu", kelurahan_code=kel_code, limit=200)
         choices = items_of(body_of(answer))
     names = {p["id"]: p["name"] for p in choices}
-    names |= await posyandu_names(
-        client, caller, {i["posyandu_id"] for i in items if i.get("posyandu_id")} - set(names)
-    )
+    # The registry's list carries each cadre's Posyandu name: no call per Posyandu.
+    names |= {i["posyandu_id"]: i["posyandu_name"] for i in items if i.get("posyandu_id") and i.get("posyandu_name")}
     return SearchPage(
         items=items,
         total=int(body.get("total", len(items))) if isinstance(body, dict) else len(items),

@@ -55,15 +55,19 @@ class CadreFilter:
     role: str | None = None
 
 
-async def _page(session: AsyncSession, stmt: Select[Any], order: Sequence[Any], at: Position) -> tuple[list[Any], int]:
-    """One page of `stmt` in `order` (which ends in a unique column), and the filter's total."""
+async def _page(
+    session: AsyncSession, stmt: Select[Any], order: Sequence[Any], at: Position, *, scalars: bool = True
+) -> tuple[list[Any], int]:
+    """One page of `stmt` in `order` (which ends in a unique column), and the filter's total;
+    rows as objects (`scalars`) or as tuples of the selected columns."""
     total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
     keyset = _after(order, at.after)
     if keyset is not None:
         stmt = stmt.where(keyset)
     elif at.offset:
         stmt = stmt.offset(at.offset)
-    rows: list[Any] = list((await session.execute(stmt.order_by(*order).limit(at.limit))).scalars())
+    result = await session.execute(stmt.order_by(*order).limit(at.limit))
+    rows: list[Any] = list(result.scalars()) if scalars else [tuple(r) for r in result.all()]
     return rows, int(total or 0)
 
 
@@ -142,8 +146,13 @@ async def posyandu_points(session: AsyncSession, f: PosyanduFilter) -> list[Any]
     return list((await session.execute(stmt)).tuples())
 
 
-async def list_cadres(session: AsyncSession, f: CadreFilter, at: Position) -> tuple[list[CadreRow], int]:
-    stmt = select(CadreRow)
+async def list_cadres(
+    session: AsyncSession, f: CadreFilter, at: Position
+) -> tuple[list[tuple[CadreRow, str | None]], int]:
+    """A page of cadres, each with its Posyandu's name (joined here: a list shows it, and one
+    lookup per row would cost a call per Posyandu), and the filter's total."""
+    named: Select[Any] = select(CadreRow, col(PosyanduRow.name))  # type: ignore[assignment]
+    stmt = named.outerjoin(PosyanduRow, col(PosyanduRow.id) == col(CadreRow.posyandu_id))
     for name in ("nik_hash", "posyandu_id", "kelurahan_code", "kecamatan_code", "status"):
         value = getattr(f, name)
         if value is not None:
@@ -153,7 +162,7 @@ async def list_cadres(session: AsyncSession, f: CadreFilter, at: Position) -> tu
     if f.role:
         # Roles are a small JSON list; a text match on the quoted code works on both databases.
         stmt = stmt.where(func.cast(col(CadreRow.roles), Text()).contains(f'"{f.role}"', autoescape=True))
-    return await _page(session, stmt, CADRE_ORDER, at)
+    return await _page(session, stmt, CADRE_ORDER, at, scalars=False)
 
 
 def assessment_key(row: FacilityAssessmentRow) -> list[Any]:

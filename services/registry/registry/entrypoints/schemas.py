@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -394,7 +394,7 @@ class CadrePublic(BaseModel):
     )
 
     @classmethod
-    def of(cls, row: CadreRow, unmasked: bool) -> CadrePublic:
+    def of(cls, row: CadreRow, unmasked: bool) -> Self:
         return cls.model_validate(row, context={"unmasked": unmasked})
 
     @model_validator(mode="before")
@@ -432,8 +432,14 @@ def pii_fields(r: CadreRow) -> list[str]:
     return [f for f in PII_FIELDS if present[f]]
 
 
+class CadreListed(CadrePublic):
+    """A cadre in a list (GET /cadres, POST /cadres/search): with its Posyandu's name."""
+
+    posyandu_name: str | None = Field(None, description="The name of the cadre's Posyandu (null without one)")
+
+
 class CadrePage(BaseModel):
-    items: list[CadrePublic]
+    items: list[CadreListed]
     total: int
     page: int
     page_size: int
@@ -441,7 +447,12 @@ class CadrePage(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"items": [CadrePublic.model_json_schema()["examples"][0]], "total": 1, "page": 1, "page_size": 50}
+                {
+                    "items": [{**CadrePublic.model_json_schema()["examples"][0], "posyandu_name": "Posyandu Melati"}],
+                    "total": 1,
+                    "page": 1,
+                    "page_size": 50,
+                }
             ]
         }
     )

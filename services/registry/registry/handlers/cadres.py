@@ -274,16 +274,19 @@ def _change_status(
 
 async def list_cadres(
     session: AsyncSession, page: Page, offset: int, **filters: str | None
-) -> tuple[list[CadreRow], int, str | None]:
-    """A page of the cadres matching `filters` (by name), their total, and the next page's
-    cursor. Without a cursor the page starts at `offset` (the older `page`)."""
+) -> tuple[list[tuple[CadreRow, str | None]], int, str | None]:
+    """A page of the cadres matching `filters` (by name), each with its Posyandu's name, their
+    total, and the next page's cursor. Without a cursor the page starts at `offset` (the older
+    `page`)."""
     at = repository.Position(page.limit + 1, page.after(), 0 if page.cursor else offset)
     rows, total = await repository.list_cadres(session, repository.CadreFilter(**filters), at)
-    rows, cursor = split_page(rows, page, repository.cadre_key)
+    rows, cursor = split_page(rows, page, lambda item: repository.cadre_key(item[0]))
     return rows, total, cursor
 
 
-async def search_cadres(session: AsyncSession, cfg: RegistryConfig, search: CadreSearch) -> tuple[list[CadreRow], int]:
+async def search_cadres(
+    session: AsyncSession, cfg: RegistryConfig, search: CadreSearch
+) -> tuple[list[tuple[CadreRow, str | None]], int]:
     """The POST search: an exact NIK is looked up by its hash (the caller checked the scope)."""
     filters = repository.CadreFilter(
         nik_hash(search.nik, cfg.nik_pepper) if search.nik else None,

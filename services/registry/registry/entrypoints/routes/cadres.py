@@ -5,7 +5,7 @@ unmasked answer is written to the PII read log."""
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -14,7 +14,7 @@ from registry.config import ConfigDep
 from registry.domain.commands import MAX_PAGE, CadreAssign, CadreCreate, CadreSearch, CadreStatusChange, CadreUpdate
 from registry.domain.csvfiles import CADRE_OPTIONAL, CADRE_REQUIRED, parse_cadres
 from registry.entrypoints.listing import sized
-from registry.entrypoints.schemas import AssignmentPublic, CadrePage, CadrePublic, ImportReport, pii_fields
+from registry.entrypoints.schemas import AssignmentPublic, CadreListed, CadrePage, CadrePublic, ImportReport, pii_fields
 from registry.entrypoints.uploads import CADRE_CSV_EXAMPLE, csv_body, parse_csv, read_csv
 from registry.handlers import assignments, imports
 from registry.handlers import cadres as handlers
@@ -34,15 +34,30 @@ ListPage = Annotated[Page, Depends(paging(50, 200))]
 HistoryPage = Annotated[Page, Depends(paging(100, 1000))]
 
 
-async def present(request: Request, new_uow: UowFactoryDep, actor: Actor, rows: list[CadreRow]) -> list[CadrePublic]:
+Shown = TypeVar("Shown", bound=CadrePublic)
+
+
+async def present(
+    request: Request, new_uow: UowFactoryDep, actor: Actor, rows: list[CadreRow], model: type[Shown]
+) -> list[Shown]:
     """Masked, or unmasked and logged (one PII read entry per cadre shown)."""
     if not actor.has(PII) or not rows:
-        return [CadrePublic.of(r, unmasked=False) for r in rows]
+        return [model.of(r, unmasked=False) for r in rows]
     async with new_uow(actor) as uow:
         for r in rows:
             log_pii_read(uow, request, "cadre", r.id, pii_fields(r))
         await uow.commit()
-    return [CadrePublic.of(r, unmasked=True) for r in rows]
+    return [model.of(r, unmasked=True) for r in rows]
+
+
+async def present_listed(
+    request: Request, new_uow: UowFactoryDep, actor: Actor, listed: list[tuple[CadreRow, str | None]]
+) -> list[CadreListed]:
+    """A list's items: as `present`, each with its Posyandu's name (read in the list's query)."""
+    shown = await present(request, new_uow, actor, [row for row, _ in listed], CadreListed)
+    for item, (_, name) in zip(shown, listed, strict=True):
+        item.posyandu_name = name
+    return shown
 
 
 def present_in(uow: UnitOfWork, request: Request, actor: Actor, row: CadreRow) -> CadrePublic:
@@ -101,7 +116,7 @@ async def list_cadres(
         role=role,
     )
     set_next_link(request, response, cursor)
-    items = await present(request, new_uow, actor, rows)
+    items = await present_listed(request, new_uow, actor, rows)
     return CadrePage(items=items, total=total, page=page, page_size=size.limit)
 
 
@@ -119,7 +134,7 @@ async def search_cadres(
     if body.nik and not actor.has(PII):
         raise Forbidden("searching by NIK needs the scope 'registry:pii' (a match would confirm a guessed NIK)")
     rows, total = await handlers.search_cadres(session, config, body)
-    items = await present(request, new_uow, actor, rows)
+    items = await present_listed(request, new_uow, actor, rows)
     return CadrePage(items=items, total=total, page=body.page, page_size=body.page_size)
 
 
@@ -129,7 +144,7 @@ async def get_cadre(
 ) -> CadrePublic:
     """One cadre; NIK, contact and payment details unmasked only for `registry:pii` (logged)."""
     row = await handlers.find_cadre(session, cadre_id)
-    return (await present(request, new_uow, actor, [row]))[0]
+    return (await present(request, new_uow, actor, [row], CadrePublic))[0]
 
 
 @router.patch("/{cadre_id}", response_model=CadrePublic)
