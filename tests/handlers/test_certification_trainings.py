@@ -9,7 +9,7 @@ import pytest
 
 from certification.adapters.tables import CertificateRow, TrainingParticipantRow, TrainingRow
 from certification.entrypoints.schemas import TrainingCompletion, TrainingCreate
-from certification.handlers.trainings import complete_training, create_training
+from certification.handlers.trainings import complete_training, create_training, get_training
 from sikader_shared.errors import Conflict, Forbidden, Invalid
 from sikader_shared.events import CertificateRenewed, TrainingCompleted
 from sikader_shared.testing.handlers import HandlerHarness
@@ -40,12 +40,24 @@ async def test_a_refresher_training_completes_for_the_attendees_and_renews_their
     assert await certification_db.new_events() == []
     [row] = await certification_db.rows(TrainingRow, training_id=planned.training_id)
     assert (row.status, row.organiser, row.created_by) == ("scheduled", "dinkes", "dinkes")
+    # The participants come with their names (the cadre projection's, read with the list).
+    assert {p.cadre_id: p.name for p in planned.participants} == {siti: "Siti Aminah", ani: "Ani Lestari"}
+    async with certification_db.uow(TRAINER) as uow:
+        shown = await get_training(uow.session, planned.training_id)
+    assert {p.cadre_id: (p.name, p.attended) for p in shown.participants} == {
+        siti: ("Siti Aminah", None),
+        ani: ("Ani Lestari", None),
+    }
 
     async with certification_db.uow(TRAINER) as uow:
         done = await complete_training(uow, config(), planned.training_id, TrainingCompletion(attended=[siti]))
         await uow.commit()
     assert done.status == "completed" and done.completed_on == date(2026, 3, 12)
     assert done.renewed_certificates == [outcome.certificate.number]
+    assert {p.cadre_id: (p.name, p.attended) for p in done.participants} == {
+        siti: ("Siti Aminah", True),
+        ani: ("Ani Lestari", False),
+    }
     completed, renewed = await certification_db.new_events()
     assert isinstance(completed, TrainingCompleted) and completed.cadre_id == siti and completed.refresher
     assert isinstance(renewed, CertificateRenewed) and renewed.basis == "refresher_training"

@@ -192,6 +192,7 @@ class ParticipantPublic(BaseModel):
 
     cadre_id: str
     attended: bool | None = Field(description="None until the training is completed")
+    name: str | None = Field(None, description="The cadre's name as certification knows it (null if not yet known)")
 
 
 class TrainingPublic(BaseModel):
@@ -210,7 +211,7 @@ class TrainingPublic(BaseModel):
                     "refresher": False,
                     "status": "completed",
                     "completed_on": "2026-11-04",
-                    "participants": [{"cadre_id": CADRE_ID, "attended": True}],
+                    "participants": [{"cadre_id": CADRE_ID, "attended": True, "name": "Siti Aminah"}],
                 }
             ]
         },

@@ -25,7 +25,7 @@ async def create_training(uow: UnitOfWork, config: CertificationConfig, cmd: Tra
     unknown_skills = config.catalogue.unknown(cmd.skill_codes)
     if unknown_skills:
         raise Invalid("unknown skill codes", field="skill_codes", unknown_skill_codes=unknown_skills)
-    await require_active_cadres(uow, cmd.participants, field="participants")
+    cadres = await require_active_cadres(uow, cmd.participants, field="participants")
     training = TrainingRow(
         training_id=str(uuid.uuid4()),
         title=cmd.title,
@@ -43,7 +43,7 @@ async def create_training(uow: UnitOfWork, config: CertificationConfig, cmd: Tra
     participants = [TrainingParticipantRow(training_id=training.training_id, cadre_id=c) for c in cmd.participants]
     uow.session.add_all(participants)
     uow.audit("training.create", "training", training.training_id, None, cmd.model_dump(mode="json"))
-    return training_public(training, participants)
+    return training_public(training, [(p, cadres[p.cadre_id].name) for p in participants])
 
 
 async def complete_training(
@@ -52,7 +52,8 @@ async def complete_training(
     """Record attendance; every attendee gets TrainingCompleted, and a refresher training
     renews the attendee's current certificate."""
     training = await _training_to_complete(uow, training_id)
-    participants = await repo.participants_of(uow.session, training_id)
+    named = await repo.participants_of(uow.session, training_id)
+    participants = [p for p, _ in named]
     completed_on = _completion_date(uow, training, participants, cmd)
     cadres = await require_active_cadres(uow, cmd.attended, field="attended")
     attended = set(cmd.attended)
@@ -73,7 +74,7 @@ async def complete_training(
         None,
         {"attended": sorted(attended), "completed_on": completed_on.isoformat(), "renewed": renewed},
     )
-    out = training_public(training, participants)
+    out = training_public(training, named)
     out.renewed_certificates = renewed
     return out
 
@@ -169,5 +170,8 @@ async def _renew_by_refresher(
     return [current.number]
 
 
-def training_public(training: TrainingRow, participants: list[TrainingParticipantRow]) -> TrainingPublic:
-    return TrainingPublic.model_validate({**training.model_dump(), "participants": participants})
+def training_public(
+    training: TrainingRow, participants: list[tuple[TrainingParticipantRow, str | None]]
+) -> TrainingPublic:
+    listed = [{"cadre_id": p.cadre_id, "attended": p.attended, "name": name} for p, name in participants]
+    return TrainingPublic.model_validate({**training.model_dump(), "participants": listed})

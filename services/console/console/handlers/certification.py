@@ -52,9 +52,8 @@ class TrainingPage:
 
 async def training(client: ServiceClient, caller: Caller, training_id: str) -> TrainingPage:
     body: dict[str, Any] = body_of(await client.get(caller, "certification", f"/trainings/{training_id}"))
-    ids = [p["cadre_id"] for p in body.get("participants", [])][:200]
-    answers = await asyncio.gather(*(client.get(caller, "certification", f"/cadres/{i}") for i in ids))
-    names = {i: a.body.get("name", i) for i, a in zip(ids, answers, strict=True) if a.ok and isinstance(a.body, dict)}
+    # The training carries its participants' names (certification's projection): no call each.
+    names = {p["cadre_id"]: p["name"] for p in body.get("participants", []) if p.get("name")}
     return TrainingPage(body, names)
 
 
