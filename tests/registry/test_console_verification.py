@@ -74,3 +74,26 @@ async def test_queue_refusal_and_sending_back(registry: Registry) -> None:
     assert after == {"items": [], "total": 0}
     assert [p["id"] for p in listed["items"]] == [pid] and fresh["verification_status"] == "RETURNED"
     assert stats["by_verification_status"]["RETURNED"] == 1
+
+
+async def test_queue_items_carry_every_assessment_of_their_posyandu(registry: Registry) -> None:
+    """The queue page's items hold each Posyandu's assessments (read for the page at once),
+    the same as GET /posyandu/{id}/assessments gives: the console asks no more per card."""
+    ids = []
+    async with registry.client("writer") as w:
+        for name, dates in (("Posyandu Mawar", ["2026-10-01", "2026-11-03"]), ("Posyandu Kenanga", ["2026-11-04"])):
+            body = {"name": name, "kelurahan_code": KLANDASAN_ILIR, "posyandu_type": "balita"}
+            pid = (await w.post("/posyandu", json=body)).json()["id"]
+            for on in dates:
+                made = await w.post(f"/posyandu/{pid}/assessments", json={**ASSESSMENT, "assessed_on": on})
+                assert made.status_code == 201, made.text
+            ids.append(pid)
+    async with registry.client("reader") as r:
+        queue = (await r.get("/posyandu/verification-queue")).json()
+        separately = {pid: (await r.get(f"/posyandu/{pid}/assessments")).json() for pid in ids}
+    by_id = {item["posyandu"]["id"]: item for item in queue["items"]}
+    assert set(by_id) == set(ids)
+    for pid in ids:
+        assert by_id[pid]["assessments"] == separately[pid]
+        assert len(by_id[pid]["assessments"]) == by_id[pid]["assessment_count"]
+    assert [a["assessed_on"] for a in by_id[ids[0]]["assessments"]] == ["2026-10-01", "2026-11-03"]

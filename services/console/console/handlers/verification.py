@@ -41,17 +41,12 @@ async def queue(client: ServiceClient, caller: Caller, cursor: str | None, lang:
     )
     body = body_of(answer)
     items = items_of(body)
-    histories = await asyncio.gather(*(history(client, caller, i["posyandu"]["id"]) for i in items))
-    cards = [queue_card(item, past, lang) for item, past in zip(items, histories, strict=True)]
+    # Each item carries the Posyandu's assessments (read by the registry for the whole page).
+    cards = [queue_card(item, items_of(item.get("assessments")), lang) for item in items]
     by_verification = body_of(stats).get("by_verification_status", {})
     total = int(body.get("total", len(items))) if isinstance(body, dict) else len(items)
     names = {k["code"]: k["name"] for k in items_of(kelurahan.body)} if kelurahan.ok else {}
     return QueuePage(cards, total, next_cursor(answer.headers.get("link")), by_verification, names)
-
-
-async def history(client: ServiceClient, caller: Caller, posyandu_id: str) -> list[dict[str, Any]]:
-    """Every facility assessment of the Posyandu, oldest first."""
-    return items_of(body_of(await client.get(caller, "registry", f"/posyandu/{posyandu_id}/assessments", limit=100)))
 
 
 async def decide(client: ServiceClient, caller: Caller, posyandu_id: str, decision: str, reason: str) -> dict[str, Any]:

@@ -186,6 +186,24 @@ async def assessments(session: AsyncSession, posyandu_id: str, at: Position) -> 
     return await _keyset(session, stmt, order, after, at.limit)
 
 
+async def assessments_of(session: AsyncSession, posyandu_ids: Sequence[str]) -> dict[str, list[FacilityAssessmentRow]]:
+    """Every assessment of these Posyandu (a queue page's), oldest first as `assessments`
+    orders them: one statement for the page, not one per Posyandu."""
+    found: dict[str, list[FacilityAssessmentRow]] = {i: [] for i in posyandu_ids}
+    if not posyandu_ids:
+        return found
+    order = (
+        col(FacilityAssessmentRow.recorded_at),
+        col(FacilityAssessmentRow.assessed_on),
+        col(FacilityAssessmentRow.id),
+    )
+    stmt = select(FacilityAssessmentRow).where(col(FacilityAssessmentRow.posyandu_id).in_(list(posyandu_ids)))
+    rows: list[FacilityAssessmentRow] = list((await session.execute(stmt.order_by(*order))).scalars())
+    for row in rows:
+        found[row.posyandu_id].append(row)
+    return found
+
+
 QUEUE_ORDER = (
     col(FacilityAssessmentRow.assessed_on),
     col(FacilityAssessmentRow.recorded_at),

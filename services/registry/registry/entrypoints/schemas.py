@@ -695,6 +695,10 @@ class QueueItem(BaseModel):
     posyandu: PosyanduPublic
     latest_assessment: AssessmentPublic
     assessment_count: int
+    assessments: list[AssessmentPublic] = Field(
+        default_factory=list,
+        description="Every assessment of the Posyandu, oldest first (as GET /posyandu/{id}/assessments)",
+    )
     institution: InstitutionPublic
     missing: list[GapPublic] = Field(description="What would make VERIFIED fail (blocking), or is absent")
 
@@ -713,6 +717,7 @@ class VerificationQueue(BaseModel):
                             | {"verification_status": "PENDING"},
                             "latest_assessment": AssessmentPublic.model_json_schema()["examples"][0],
                             "assessment_count": 1,
+                            "assessments": [AssessmentPublic.model_json_schema()["examples"][0]],
                             "institution": {
                                 "sk_number": None,
                                 "sk_date": None,

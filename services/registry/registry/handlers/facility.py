@@ -156,10 +156,12 @@ async def verification_queue(
     session: AsyncSession, cfg: RegistryConfig, page: Page
 ) -> tuple[list[dict[str, Any]], int, str | None]:
     """A page of the Posyandu waiting for a verification decision (oldest pending assessment
-    first), each with what is missing before VERIFIED can succeed (the rule the decision
-    applies); the number waiting; the next page's cursor."""
+    first), each with its assessments (read for the whole page at once) and what is missing
+    before VERIFIED can succeed (the rule the decision applies); the number waiting; the next
+    page's cursor."""
     rows, total = await repository.verification_queue(session, repository.Position(page.limit + 1, page.after()))
     rows, cursor = split_page(rows, page, repository.queue_key)
+    history = await repository.assessments_of(session, [posyandu.id for posyandu, _, _ in rows])
     items = []
     for posyandu, latest, count in rows:
         gaps = posyandu_rules.verification_gaps(verification_state(posyandu, latest), cfg.verification_requires_sk)
@@ -168,6 +170,7 @@ async def verification_queue(
                 "posyandu": posyandu,
                 "latest_assessment": latest,
                 "assessment_count": count,
+                "assessments": history[posyandu.id],
                 "institution": {**(posyandu.institution or {}), "management": posyandu.management},
                 "missing": [g.as_dict() for g in gaps],
             }

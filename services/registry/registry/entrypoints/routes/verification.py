@@ -26,7 +26,7 @@ async def verification_queue(
 ) -> VerificationQueue:
     """Active Posyandu whose latest facility assessment has no decision yet, oldest pending
     assessment first (paged: `limit`, `cursor`, `Link: rel="next"`). Each with its latest
-    assessment (equipment), its number of assessments, the institution (SK, LKK
+    assessment (equipment), its number of assessments, all its assessments (oldest first), the institution (SK, LKK
     registration, management) and `missing`: what would make VERIFIED fail (`blocking`) or
     is absent, in Indonesian and English, by the rule the decision applies. A Posyandu sent
     back for correction (RETURNED) or decided leaves the queue until a new assessment."""
