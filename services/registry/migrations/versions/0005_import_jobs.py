@@ -20,6 +20,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(36), primary_key=True),
         sa.Column("kind", sa.String(10), nullable=False),
         sa.Column("client_id", sa.String(100), nullable=False),
+        sa.Column("key_id", sa.String(64), nullable=True),
         sa.Column("status", sa.String(10), nullable=False),
         sa.Column("rows_total", sa.Integer(), nullable=False),
         sa.Column("rows_done", sa.Integer(), nullable=False),

@@ -143,6 +143,7 @@ class ImportJobRow(RegistryTable, table=True):
     id: str = Field(primary_key=True, max_length=36)
     kind: str = Field(max_length=10)  # cadres / posyandu
     client_id: str = Field(max_length=100)  # the OPD client that uploaded it
+    key_id: str | None = Field(default=None, max_length=64)  # and its key: the audit names it
     status: str = Field(default="queued", max_length=10)  # queued / running / done / failed
     rows_total: int = 0
     rows_done: int = 0

@@ -23,8 +23,9 @@ async def _one_chunk(runtime: ServiceRuntime, config: RegistryConfig, files: dic
         job = await import_jobs.next_job(session)
         if job is None:
             return False
-        job_id, client_id, correlation_id = job.id, job.client_id, job.correlation_id
-        actor = Actor(client_id=client_id)
+        job_id, correlation_id = job.id, job.correlation_id
+        # The uploader's client and key, so the audit names the key that imported each row.
+        actor = Actor(client_id=job.client_id, key_id=job.key_id)
         if job_id not in files:
             try:
                 files[job_id] = await asyncio.to_thread(import_jobs.parse_job, job, config)  # CPU: off the loop

@@ -73,6 +73,7 @@ def queue_import(uow: UnitOfWork, kind: str, raw: bytes, parsed: Parsed) -> Impo
         id=str(uuid.uuid4()),
         kind=kind,
         client_id=uow.actor.client_id,
+        key_id=uow.actor.key_id,
         status="queued",
         rows_total=parsed.total,
         rows_done=0,
