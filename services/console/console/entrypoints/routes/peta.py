@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 from typing import Annotated
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from console.adapters.export import to_csv, to_xlsx
@@ -28,8 +29,28 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 Code = Annotated[str | None, Query(max_length=40, pattern=r"^[0-9A-Za-z._-]*$")]
 
 
-def _filters(**values: str | None) -> dict[str, str]:
-    return mapping.clean_filters(values)
+def _map_filters(
+    kecamatan_code: Code = None,
+    kelurahan_code: Code = None,
+    posyandu_type: Code = None,
+    status: Code = None,
+    verification_status: Code = None,
+    facility_status: Code = None,
+) -> dict[str, str]:
+    """The map's filters (the registry's GeoJSON filters), shared by the page, its data and the exports."""
+    return mapping.clean_filters(
+        {
+            "kecamatan_code": kecamatan_code,
+            "kelurahan_code": kelurahan_code,
+            "posyandu_type": posyandu_type,
+            "status": status,
+            "verification_status": verification_status,
+            "facility_status": facility_status,
+        }
+    )
+
+
+MapFilters = Annotated[dict[str, str], Depends(_map_filters)]
 
 
 @router.get("/peta", response_class=HTMLResponse)
@@ -38,19 +59,10 @@ async def peta(
     current: SignedIn,
     client: ClientDep,
     config: ConfigDep,
-    kecamatan_code: Code = None,
-    kelurahan_code: Code = None,
-    posyandu_type: Code = None,
-    status: Code = None,
-    verification_status: Code = None,
-    facility_status: Code = None,
+    filters: MapFilters,
 ) -> Response:
-    filters = _filters(
-        kecamatan_code=kecamatan_code, kelurahan_code=kelurahan_code, posyandu_type=posyandu_type,
-        status=status, verification_status=verification_status, facility_status=facility_status,
-    )  # fmt: skip
     page = await mapping.map_page(client, current.caller, filters)
-    query = "&".join(f"{k}={v}" for k, v in filters.items())
+    query = urlencode(filters)
     context = {
         "page": page,
         "filters": filters,
@@ -74,19 +86,10 @@ async def peta(
 async def posyandu_geojson(
     current: SignedIn,
     client: ClientDep,
-    kecamatan_code: Code = None,
-    kelurahan_code: Code = None,
-    posyandu_type: Code = None,
-    status: Code = None,
-    verification_status: Code = None,
-    facility_status: Code = None,
+    filters: MapFilters,
 ) -> Response:
     """The registry's GeoJSON as the signed-in person may see it, passed through unchanged (the
     map's script skips what it cannot draw and colours each point)."""
-    filters = _filters(
-        kecamatan_code=kecamatan_code, kelurahan_code=kelurahan_code, posyandu_type=posyandu_type,
-        status=status, verification_status=verification_status, facility_status=facility_status,
-    )  # fmt: skip
     answer = await mapping.geojson(client, current.caller, filters)
     media_type = answer.headers.get("content-type", "application/geo+json")
     return Response(answer.content, status_code=answer.status, media_type=media_type)
@@ -97,20 +100,11 @@ async def export(
     kind: str,
     current: SignedIn,
     client: ClientDep,
-    kecamatan_code: Code = None,
-    kelurahan_code: Code = None,
-    posyandu_type: Code = None,
-    status: Code = None,
-    verification_status: Code = None,
-    facility_status: Code = None,
+    filters: MapFilters,
 ) -> Response:
     """The Posyandu on the map (the same filters) as CSV, or XLSX with the statistics too."""
     if kind not in ("csv", "xlsx"):
         return Response(status_code=404)
-    filters = _filters(
-        kecamatan_code=kecamatan_code, kelurahan_code=kelurahan_code, posyandu_type=posyandu_type,
-        status=status, verification_status=verification_status, facility_status=facility_status,
-    )  # fmt: skip
     data = await mapping.points(client, current.caller, filters)
     rows = export_rows(data.features)
     if kind == "csv":
