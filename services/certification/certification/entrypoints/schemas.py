@@ -195,7 +195,22 @@ class ParticipantPublic(BaseModel):
     name: str | None = Field(None, description="The cadre's name as certification knows it (null if not yet known)")
 
 
-class TrainingPublic(BaseModel):
+class TrainingFields(BaseModel):
+    """What a training's listing and its full view both show."""
+
+    training_id: str
+    title: str
+    organiser: str
+    skill_codes: list[str]
+    started_on: date
+    ends_on: date
+    place: str | None
+    refresher: bool
+    status: Literal["scheduled", "completed"]
+    completed_on: date | None
+
+
+class TrainingPublic(TrainingFields):
     model_config = ConfigDict(
         from_attributes=True,
         json_schema_extra={
@@ -217,16 +232,6 @@ class TrainingPublic(BaseModel):
         },
     )
 
-    training_id: str
-    title: str
-    organiser: str
-    skill_codes: list[str]
-    started_on: date
-    ends_on: date
-    place: str | None
-    refresher: bool
-    status: Literal["scheduled", "completed"]
-    completed_on: date | None
     participants: list[ParticipantPublic]
     renewed_certificates: list[str] = Field(
         default_factory=list, description="Numbers of certificates renewed by this (refresher) training"
@@ -547,21 +552,11 @@ class ExpiringStatistics(BaseModel):
     within_90: int = Field(description="... in the next 90 days (including the 60)")
 
 
-class TrainingSummary(BaseModel):
+class TrainingSummary(TrainingFields):
     """A training in a list: its participants counted, not listed (GET /trainings/{id} lists them)."""
 
     model_config = ConfigDict(from_attributes=True)
 
-    training_id: str
-    title: str
-    organiser: str
-    skill_codes: list[str]
-    started_on: date
-    ends_on: date
-    place: str | None
-    refresher: bool
-    status: Literal["scheduled", "completed"]
-    completed_on: date | None
     created_by: str = Field(description="The OPD client that planned it (the one that may record attendance)")
     participants: int
     attended: int = Field(description="Attendees recorded (0 until completed)")
