@@ -39,7 +39,6 @@ import math
 import os
 import random
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -75,7 +74,7 @@ from registry.entrypoints.import_cli import upload  # noqa: E402
 from sikader_shared.clock import WITA  # noqa: E402
 from sikader_shared.crypto import new_key  # noqa: E402
 from sikader_shared.testing.broker import TestBroker, free_port, wait_kafka_ready  # noqa: E402
-from sikader_shared.testing.services import SubprocessService  # noqa: E402
+from sikader_shared.testing.services import ConsoleProcess, SubprocessService  # noqa: E402
 
 SERVICES = ("registry", "certification", "incentives", "notifications")
 PAGE_TARGET_MS, GEOJSON_TARGET_MS = 300.0, 200.0
@@ -389,47 +388,6 @@ async def calculate(client: httpx.AsyncClient, period: str, certified: int) -> d
 
 
 # -- the processes ---------------------------------------------------------------------------------
-
-
-class Console:
-    """`python -m console.entrypoints.cli serve`; ready = a plain 200 on /health/ready."""
-
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, **env}
-        self.log_path = log_path
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def migrate(self) -> None:
-        subprocess.run([sys.executable, "-m", "console.entrypoints.cli", "migrate"], env=self.env, check=True)
-
-    async def start(self) -> None:
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "console.entrypoints.cli", "serve", "--port", str(self.port)],
-                env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-        deadline = time.monotonic() + 90
-        async with httpx.AsyncClient(timeout=2) as client:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"console exited ({self.proc.returncode}); log {self.log_path}")
-                try:
-                    if (await client.get(f"{self.url}/health/ready")).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.2)
-        raise TimeoutError("console not ready in 90 s")
-
-    async def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.to_thread(self.proc.wait, 20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
 
 
 def issue_key(env: dict[str, str], client: str, scopes: str, label: str) -> str:
@@ -749,7 +707,7 @@ async def run(args: argparse.Namespace, broker_start: Future[TestBroker]) -> Non
     (workdir / "logs").mkdir()
     dbs = {s: database(s) for s in (*SERVICES, "console")}
     svc: dict[str, SubprocessService] = {}
-    console: Console | None = None
+    console: ConsoleProcess | None = None
     mail: subprocess.Popen[bytes] | None = None
     b: TestBroker | None = None
     started = time.perf_counter()
@@ -771,7 +729,7 @@ async def run(args: argparse.Namespace, broker_start: Future[TestBroker]) -> Non
         for s in SERVICES:
             svc[s] = SubprocessService(s, envs[s], workdir / "logs" / f"{s}.log")
         urls = {s: svc[s].url for s in SERVICES}
-        console = Console(
+        console = ConsoleProcess(
             {
                 "SIKADER_VAR_DIR": str(workdir),
                 "SIKADER_CONSOLE_DATABASE_URL": dbs["console"],

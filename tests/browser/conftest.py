@@ -48,7 +48,7 @@ import pytest
 from sikader_shared.crypto import new_key
 from sikader_shared.testing.broker import TestBroker, free_port, start_test_broker, wait_kafka_ready
 from sikader_shared.testing.database import temporary_databases
-from sikader_shared.testing.services import SubprocessService
+from sikader_shared.testing.services import ConsoleProcess, SubprocessService
 from tests.browser.support import screenshot
 from tests.conftest import subprocess_env
 
@@ -129,35 +129,6 @@ class ConsoleStack:
         if path is None or not path.exists():
             return ""
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
-class ConsoleProcess(SubprocessService):
-    """The console: no broker and no consumer, so ready is a plain 200 on /health/ready."""
-
-    async def start(self) -> ConsoleProcess:
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", self.module, "serve", "--port", str(self.port)],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        last: Any = None
-        async with httpx.AsyncClient(timeout=2) as client:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"console exited ({self.proc.returncode}); log {self.log_path}")
-                try:
-                    r = await client.get(f"{self.url}/health/ready")
-                    last = (r.status_code, r.text[:300])
-                    if r.status_code == 200:
-                        return self
-                except httpx.HTTPError as exc:
-                    last = repr(exc)
-                await asyncio.sleep(0.1)
-        raise TimeoutError(f"console not ready in {READY_TIMEOUT_S} s: {last}")
 
 
 # The operator CLIs, as `make run` uses them: `sikader-<service> migrate` for the five, then
@@ -305,7 +276,7 @@ async def _start(
         **{f"SIKADER_CONSOLE_{name.upper()}_URL": url for name, url in urls.items()},
         "PYTHONPATH": envs["registry"]["PYTHONPATH"],
     }
-    console = ConsoleProcess("console", console_env, var_dir / "logs" / "console.log")
+    console = ConsoleProcess(console_env, var_dir / "logs" / "console.log", READY_TIMEOUT_S)
 
     # While the broker starts: the migrations and the keys (the registry's CLI writes them to
     # its database; its relay publishes them once it runs), and the mail catcher.

@@ -134,3 +134,37 @@ class SubprocessService:
     def client(self, key: str | None = None) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=10)
+
+
+class ConsoleProcess(SubprocessService):
+    """The console (`python -m console.entrypoints.cli serve`): no broker and no consumer, so
+    ready is a plain 200 on /health/ready."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, ready_timeout_s: float = 90.0) -> None:
+        super().__init__("console", env, log_path)
+        self.ready_timeout_s = ready_timeout_s
+
+    async def start(self) -> ConsoleProcess:
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", self.module, "serve", "--port", str(self.port)],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + self.ready_timeout_s
+        last: Any = None
+        async with httpx.AsyncClient(timeout=2) as client:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"console exited ({self.proc.returncode}); log {self.log_path}")
+                try:
+                    r = await client.get(f"{self.url}/health/ready")
+                    last = (r.status_code, r.text[:300])
+                    if r.status_code == 200:
+                        return self
+                except httpx.HTTPError as exc:
+                    last = repr(exc)
+                await asyncio.sleep(0.1)
+        raise TimeoutError(f"console not ready in {self.ready_timeout_s} s: {last}")
